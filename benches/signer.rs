@@ -1,0 +1,86 @@
+//! `Signer::sign_digest` (keystore backend: sign, normalise, trial recovery,
+//! self-check) against the ceiling: raw k256 `sign_prehash_recoverable` on
+//! the same key and digests. Prints the throughput ratio measured in this
+//! same process.
+//!
+//! Run: `cargo bench --bench signer`
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use criterion::{criterion_group, Criterion};
+use k256::ecdsa::SigningKey;
+use livepeer_signer::eth::keccak256;
+use livepeer_signer::keys::keystore::KeystoreBackend;
+use livepeer_signer::signer::Signer;
+
+fn key() -> SigningKey {
+    SigningKey::from_slice(&keccak256(b"bench key")).unwrap()
+}
+
+fn setup() -> (SigningKey, Signer, tokio::runtime::Runtime) {
+    let k = key();
+    let signer = Signer::new(Box::new(KeystoreBackend::from_signing_key(
+        k.clone(),
+        "memory".into(),
+    )));
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    (k, signer, rt)
+}
+
+fn bench(c: &mut Criterion) {
+    let (k, signer, rt) = setup();
+    let mut g = c.benchmark_group("sign_digest");
+    let mut i = 0u64;
+    g.bench_function("raw_k256_sign_prehash_recoverable", |b| {
+        b.iter(|| {
+            i += 1;
+            let d = keccak256(i.to_be_bytes());
+            black_box(k.sign_prehash_recoverable(&d).unwrap())
+        })
+    });
+    g.bench_function("signer_keystore", |b| {
+        b.iter(|| {
+            i += 1;
+            let d = keccak256(i.to_be_bytes());
+            black_box(rt.block_on(signer.sign_digest(&d)).unwrap())
+        })
+    });
+    g.finish();
+}
+
+/// Interleaved rounds of both loops; prints signatures/s and the ratio.
+fn ratio() {
+    let (k, signer, rt) = setup();
+    let n = 2000u64;
+    let (mut raw_s, mut ours_s) = (0f64, 0f64);
+    for round in 0..5u64 {
+        let t = Instant::now();
+        for j in 0..n {
+            let d = keccak256((round * n + j).to_be_bytes());
+            black_box(k.sign_prehash_recoverable(&d).unwrap());
+        }
+        raw_s += t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        for j in 0..n {
+            let d = keccak256((round * n + j).to_be_bytes());
+            black_box(rt.block_on(signer.sign_digest(&d)).unwrap());
+        }
+        ours_s += t.elapsed().as_secs_f64();
+    }
+    let total = (5 * n) as f64;
+    println!(
+        "ratio sign_digest: signer_keystore {:.0}/s vs raw k256 {:.0}/s = {:.2}x of the ceiling",
+        total / ours_s,
+        total / raw_s,
+        raw_s / ours_s
+    );
+}
+
+criterion_group!(benches, bench);
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    ratio();
+}

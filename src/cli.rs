@@ -1,0 +1,66 @@
+//! Command-line interface (clap).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Remote signer for go-livepeer gateways (`-remoteSignerUrl`).
+#[derive(Debug, Parser)]
+#[command(name = "livepeer-signer", version, about, long_about = None)]
+pub struct Cli {
+    /// Config file (TOML). Without it the embedded development config is
+    /// used. Overrides: LIVEPEER_SIGNER__<SECTION>__<KEY>.
+    #[arg(long, global = true, env = "LIVEPEER_SIGNER_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the signing daemon.
+    Serve,
+    /// Print the signer's EIP-55 address and exit.
+    Address,
+    /// Load the config, open the backend, sign and self-verify a probe.
+    Check {
+        /// Only parse and validate the config; do not open the backend.
+        #[arg(long)]
+        offline: bool,
+    },
+    /// Manage V3 keystore files.
+    #[command(subcommand)]
+    Keystore(KeystoreCommand),
+}
+
+/// `keystore …`
+#[derive(Debug, Subcommand)]
+pub enum KeystoreCommand {
+    /// Create a new key in a V3 key file (go-livepeer's scrypt n = 2^18) and print its address.
+    New(KeystoreNew),
+}
+
+/// `keystore new`
+#[derive(Debug, Args)]
+pub struct KeystoreNew {
+    /// Directory to write `UTC--<time>--<address>` into (created 0700).
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Password file; if it does not exist, a random password is written to it (0600).
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "password_env",
+        required_unless_present = "password_env"
+    )]
+    pub password_file: Option<PathBuf>,
+    /// Environment variable holding the password.
+    #[arg(long, value_name = "VAR")]
+    pub password_env: Option<String>,
+    /// geth's light scrypt parameters (n = 2^12, p = 6): tests and development only.
+    #[arg(long)]
+    pub light: bool,
+}

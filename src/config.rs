@@ -1,0 +1,420 @@
+//! Typed configuration: a TOML file (or the embedded development default)
+//! plus environment overrides `LIVEPEER_SIGNER__<SECTION>__<KEY>`.
+//!
+//! Keys are spelled the same in TOML, in environment overrides and in the
+//! docs: `[key.keystore] password_file` is `LIVEPEER_SIGNER__KEY__KEYSTORE__PASSWORD_FILE`.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::eth::Address;
+
+/// The embedded development default: identical to `config/livepeer-signer.toml`.
+pub const EMBEDDED_DEFAULT: &str = include_str!("../config/livepeer-signer.toml");
+
+/// Environment variable prefix for overrides (followed by `__`).
+pub const ENV_PREFIX: &str = "LIVEPEER_SIGNER";
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `[server]`
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// `[key]`
+    pub key: KeyConfig,
+    /// `[log]`
+    #[serde(default)]
+    pub log: LogConfig,
+}
+
+/// `[server]`: where and how the HTTP API listens.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Socket address, e.g. `127.0.0.1:8935` (go-livepeer's default port).
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8935))
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: default_listen(),
+        }
+    }
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// `trace`, `debug`, `info`, `warn`, `error`, or a `tracing` filter
+    /// directive such as `info,livepeer_signer=debug`. `RUST_LOG` wins if set.
+    #[serde(default = "default_level")]
+    pub level: String,
+    /// `text` (human) or `json` (one object per line).
+    #[serde(default)]
+    pub format: LogFormat,
+}
+
+fn default_level() -> String {
+    "info".into()
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: default_level(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[key]`: which backend holds the Ethereum key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyConfig {
+    /// `keystore`, `pkcs11` or `aws-kms`.
+    pub backend: BackendKind,
+    /// `[key.keystore]`
+    pub keystore: Option<KeystoreConfig>,
+    /// `[key.pkcs11]`
+    pub pkcs11: Option<Pkcs11Config>,
+    /// `[key.aws_kms]`
+    pub aws_kms: Option<AwsKmsConfig>,
+}
+
+/// The key backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum BackendKind {
+    /// A geth/go-livepeer V3 keystore file or directory.
+    #[serde(rename = "keystore")]
+    Keystore,
+    /// A PKCS#11 token (HSM).
+    #[serde(rename = "pkcs11")]
+    Pkcs11,
+    /// An AWS KMS `ECC_SECG_P256K1` key.
+    #[serde(rename = "aws-kms")]
+    AwsKms,
+}
+
+impl fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            BackendKind::Keystore => "keystore",
+            BackendKind::Pkcs11 => "pkcs11",
+            BackendKind::AwsKms => "aws-kms",
+        })
+    }
+}
+
+/// `[key.keystore]`: a Web3 Secret Storage (V3) key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeystoreConfig {
+    /// A V3 key file, or a directory in geth layout.
+    pub path: PathBuf,
+    /// Which key of a directory to use; default: the first by file name.
+    pub address: Option<Address>,
+    /// File holding the password (surrounding whitespace is trimmed).
+    pub password_file: Option<PathBuf>,
+    /// Environment variable holding the password.
+    pub password_env: Option<String>,
+    /// Create a key (and a random password file, mode 0600) when `path`
+    /// holds none. For development only.
+    #[serde(default)]
+    pub create_if_missing: bool,
+}
+
+/// `[key.pkcs11]`: a key inside a PKCS#11 token.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pkcs11Config {
+    /// Path of the vendor's PKCS#11 module (`.so`).
+    pub module: PathBuf,
+    /// Token label (one of `token_label` / `slot`).
+    pub token_label: Option<String>,
+    /// Slot id (one of `token_label` / `slot`).
+    pub slot: Option<u64>,
+    /// `CKA_LABEL` of the key (with or instead of `key_id`).
+    pub key_label: Option<String>,
+    /// `CKA_ID` of the key as hex (with or instead of `key_label`).
+    pub key_id: Option<String>,
+    /// File holding the user PIN (surrounding whitespace is trimmed).
+    pub pin_file: Option<PathBuf>,
+    /// Environment variable holding the user PIN.
+    pub pin_env: Option<String>,
+    /// Number of logged-in sessions in the pool.
+    #[serde(default = "default_sessions")]
+    pub sessions: usize,
+}
+
+fn default_sessions() -> usize {
+    4
+}
+
+/// `[key.aws_kms]`: an AWS KMS `ECC_SECG_P256K1` / `SIGN_VERIFY` key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsKmsConfig {
+    /// Key id, key ARN, or alias (`alias/…`, logged as a warning).
+    pub key_id: String,
+    /// Region; default: the SDK's region chain.
+    pub region: Option<String>,
+    /// Endpoint override (VPC/FIPS endpoints, emulators).
+    pub endpoint_url: Option<String>,
+    /// Named profile from the shared AWS config files.
+    pub profile: Option<String>,
+    /// TCP connect timeout.
+    #[serde(default = "default_connect_timeout_ms")]
+    pub connect_timeout_ms: u64,
+    /// Whole-operation timeout, retries included.
+    #[serde(default = "default_operation_timeout_ms")]
+    pub operation_timeout_ms: u64,
+    /// Attempts per operation (1 = no retry).
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+}
+
+fn default_connect_timeout_ms() -> u64 {
+    3000
+}
+fn default_operation_timeout_ms() -> u64 {
+    10_000
+}
+fn default_max_attempts() -> u32 {
+    3
+}
+
+/// Where the configuration came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigSource {
+    /// The development default compiled into the binary.
+    Embedded,
+    /// A file given with `--config` / `LIVEPEER_SIGNER_CONFIG`.
+    File(PathBuf),
+}
+
+impl fmt::Display for ConfigSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigSource::Embedded => f.write_str("the embedded development config"),
+            ConfigSource::File(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+/// A configuration that cannot be used. The message names the source, the
+/// key and what is allowed.
+#[derive(Debug, thiserror::Error)]
+#[error("config error in {source_name}: {message}")]
+pub struct ConfigError {
+    source_name: String,
+    message: String,
+}
+
+impl ConfigError {
+    fn new(source: &ConfigSource, message: impl Into<String>) -> Self {
+        ConfigError {
+            source_name: source.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+impl Config {
+    /// Loads `path` (or the embedded default when `None`), applies
+    /// `LIVEPEER_SIGNER__…` overrides from the process environment, and
+    /// validates the result.
+    pub fn load(path: Option<&Path>) -> Result<(Config, ConfigSource), ConfigError> {
+        Self::load_with_env(path, std::env::vars())
+    }
+
+    /// [`Config::load`] with an explicit environment (for tests).
+    pub fn load_with_env(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<(Config, ConfigSource), ConfigError> {
+        let (text, source) = match path {
+            Some(p) => {
+                let src = ConfigSource::File(p.to_path_buf());
+                let text = std::fs::read_to_string(p).map_err(|e| {
+                    ConfigError::new(
+                        &src,
+                        format!("cannot read the file: {e}; check --config / LIVEPEER_SIGNER_CONFIG"),
+                    )
+                })?;
+                (text, src)
+            }
+            None => (EMBEDDED_DEFAULT.to_string(), ConfigSource::Embedded),
+        };
+        let config = Self::from_toml_with_env(&text, &source, env)?;
+        Ok((config, source))
+    }
+
+    /// Parses TOML text, applies overrides from `env`, validates.
+    pub fn from_toml_with_env(
+        text: &str,
+        source: &ConfigSource,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        // Parse with `toml` first: its errors carry line and column.
+        toml::from_str::<toml::Value>(text)
+            .map_err(|e| ConfigError::new(source, format!("invalid TOML: {e}")))?;
+
+        let prefix = format!("{ENV_PREFIX}__");
+        let overrides: config::Map<String, String> =
+            env.into_iter().filter(|(k, _)| k.starts_with(&prefix)).collect();
+        let overridden: Vec<String> = overrides.keys().cloned().collect();
+        let built = config::Config::builder()
+            .add_source(config::File::from_str(text, config::FileFormat::Toml))
+            .add_source(
+                config::Environment::with_prefix(ENV_PREFIX)
+                    .prefix_separator("__")
+                    .separator("__")
+                    .source(Some(overrides)),
+            )
+            .build()
+            .map_err(|e| ConfigError::new(source, e.to_string()))?;
+        let config: Config = built.try_deserialize().map_err(|e| {
+            let mut msg = describe_serde_error(&e.to_string());
+            if !overridden.is_empty() {
+                msg.push_str(&format!(
+                    " (environment overrides in effect: {})",
+                    overridden.join(", ")
+                ));
+            }
+            ConfigError::new(source, msg)
+        })?;
+        config.validate().map_err(|m| ConfigError::new(source, m))?;
+        Ok(config)
+    }
+
+    /// Cross-field rules that serde cannot express.
+    fn validate(&self) -> Result<(), String> {
+        let k = &self.key;
+        match k.backend {
+            BackendKind::Keystore => {
+                let ks = k
+                    .keystore
+                    .as_ref()
+                    .ok_or("[key] backend = \"keystore\" needs a [key.keystore] section with `path` and `password_file` or `password_env`")?;
+                match (&ks.password_file, &ks.password_env) {
+                    (Some(_), Some(_)) => {
+                        return Err("[key.keystore]: set only one of `password_file` and `password_env`".into())
+                    }
+                    (None, None) => {
+                        return Err("[key.keystore]: set `password_file` (a file holding the password) or `password_env` (a variable holding it)".into())
+                    }
+                    _ => {}
+                }
+                if ks.create_if_missing && ks.password_env.is_some() {
+                    return Err("[key.keystore]: `create_if_missing = true` writes a random password and needs `password_file`, not `password_env`".into());
+                }
+            }
+            BackendKind::Pkcs11 => {
+                let p = k
+                    .pkcs11
+                    .as_ref()
+                    .ok_or("[key] backend = \"pkcs11\" needs a [key.pkcs11] section")?;
+                match (&p.token_label, &p.slot) {
+                    (Some(_), Some(_)) => {
+                        return Err("[key.pkcs11]: set only one of `token_label` and `slot`".into())
+                    }
+                    (None, None) => {
+                        return Err(
+                            "[key.pkcs11]: set `token_label` (preferred: slot ids can change) or `slot`"
+                                .into(),
+                        )
+                    }
+                    _ => {}
+                }
+                if p.key_label.is_none() && p.key_id.is_none() {
+                    return Err("[key.pkcs11]: set `key_label`, `key_id` (hex CKA_ID), or both".into());
+                }
+                if let Some(id) = &p.key_id {
+                    crate::eth::hex::decode(id)
+                        .map_err(|e| format!("[key.pkcs11] key_id = {id:?} is not hex: {e}"))?;
+                }
+                match (&p.pin_file, &p.pin_env) {
+                    (Some(_), Some(_)) => return Err("[key.pkcs11]: set only one of `pin_file` and `pin_env`".into()),
+                    (None, None) => return Err("[key.pkcs11]: set `pin_file` (a file holding the user PIN) or `pin_env` (a variable holding it)".into()),
+                    _ => {}
+                }
+                if p.sessions == 0 || p.sessions > 256 {
+                    return Err(format!(
+                        "[key.pkcs11] sessions = {}: allowed 1 to 256",
+                        p.sessions
+                    ));
+                }
+            }
+            BackendKind::AwsKms => {
+                let a = k
+                    .aws_kms
+                    .as_ref()
+                    .ok_or("[key] backend = \"aws-kms\" needs a [key.aws_kms] section with `key_id`")?;
+                if a.key_id.trim().is_empty() {
+                    return Err("[key.aws_kms] key_id is empty: give the key id or ARN".into());
+                }
+                if a.max_attempts == 0 || a.max_attempts > 10 {
+                    return Err(format!(
+                        "[key.aws_kms] max_attempts = {}: allowed 1 to 10",
+                        a.max_attempts
+                    ));
+                }
+                if a.connect_timeout_ms == 0 || a.operation_timeout_ms == 0 {
+                    return Err(
+                        "[key.aws_kms]: connect_timeout_ms and operation_timeout_ms must be > 0".into(),
+                    );
+                }
+                if let Some(url) = &a.endpoint_url {
+                    if !(url.starts_with("https://") || url.starts_with("http://")) {
+                        return Err(format!("[key.aws_kms] endpoint_url = {url:?}: must start with https:// (or http:// for a local emulator)"));
+                    }
+                }
+            }
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log.level).map_err(|e| {
+            format!(
+                "[log] level = {:?} is not a valid filter: {e}; use trace, debug, info, warn or error",
+                self.log.level
+            )
+        })?;
+        Ok(())
+    }
+}
+
+/// Adds what is allowed to the `config` crate's terse serde messages.
+fn describe_serde_error(msg: &str) -> String {
+    let mut out = msg.to_string();
+    if msg.contains("key.backend") {
+        out.push_str("; allowed backends: keystore, pkcs11, aws-kms");
+    }
+    if msg.contains("log.format") {
+        out.push_str("; allowed formats: text, json");
+    }
+    if msg.contains("unknown field") {
+        out.push_str("; check the spelling against config/*.example.toml");
+    }
+    out
+}

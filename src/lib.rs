@@ -1,0 +1,20 @@
+//! livepeer-signer: a remote signer for go-livepeer gateways.
+//!
+//! Shape (see `ARCHITECTURE.md`):
+//!
+//! ```text
+//! gateway ──HTTP──▶ server ──▶ livepeer payloads ──▶ Signer ──▶ KeyBackend
+//!                   routes       what is signed      Ethereum     keystore | pkcs11 | aws-kms
+//!                                                    rules        (raw r, s only)
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod eth;
+pub mod keys;
+pub mod livepeer;
+pub mod server;
+pub mod signer;

@@ -1,0 +1,4 @@
+//! Livepeer payloads: which bytes are signed for which protocol message.
+//! They ask the [`crate::signer::Signer`] for signatures and never touch a backend.
+
+pub mod orch_info;

@@ -1,0 +1,169 @@
+//! The Signer: one place for every Ethereum signing rule.
+//!
+//! Backends return a raw `(r, s)` over a digest. The Signer
+//! 1. normalises to low-s (`s ← n − s` when `s > n/2`),
+//! 2. finds the recovery id by trial recovery against the backend's key and
+//!    sets `v = 27 + recovery id`,
+//! 3. self-checks: the 65-byte result must pass go-livepeer's `VerifySig`
+//!    rules for the signer's address (steps 2 and 3 are one loop: each
+//!    candidate `v` is tried through the verifier itself).
+//!
+//! A signature that fails any step is an error, never a response.
+
+use std::fmt;
+use std::sync::Arc;
+
+use k256::ecdsa::{Signature, VerifyingKey};
+
+use crate::eth::{text_hash, verify_digest, Address, RecoverableSignature, VerifyError};
+use crate::keys::{BackendError, KeyBackend};
+
+/// Why a signature could not be produced.
+#[derive(Debug, thiserror::Error)]
+pub enum SignError {
+    /// The backend failed.
+    #[error("{backend} backend: {source}")]
+    Backend {
+        /// Backend kind.
+        backend: &'static str,
+        /// What the backend said.
+        #[source]
+        source: BackendError,
+    },
+    /// The backend's `(r, s)` is not a signature by its own public key over
+    /// this digest.
+    #[error(
+        "the {backend} backend returned a signature that does not recover to its public key \
+         ({address}): it signed something other than the digest (for example it hashed the \
+         digest again) or it signed with another key; refusing to use it"
+    )]
+    NotOurKey {
+        /// Backend kind.
+        backend: &'static str,
+        /// Address of the backend's public key.
+        address: Address,
+    },
+    /// The finished signature failed go-livepeer's verifier.
+    #[error("self-check failed for a {backend} signature: {source}; refusing to use it")]
+    SelfCheck {
+        /// Backend kind.
+        backend: &'static str,
+        /// The verifier's reason.
+        #[source]
+        source: VerifyError,
+    },
+}
+
+impl SignError {
+    /// A stable label for metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SignError::Backend { source, .. } => source.kind(),
+            SignError::NotOurKey { .. } => "not_our_key",
+            SignError::SelfCheck { .. } => "self_check",
+        }
+    }
+}
+
+/// A key backend plus the Ethereum rules. Cheap to clone.
+#[derive(Clone)]
+pub struct Signer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    backend: Box<dyn KeyBackend>,
+    public_key: VerifyingKey,
+    address: Address,
+}
+
+impl fmt::Debug for Signer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Signer")
+            .field("backend", &self.inner.backend.kind())
+            .field("address", &self.inner.address)
+            .finish()
+    }
+}
+
+impl Signer {
+    /// Wraps a backend. The address is derived from its public key.
+    pub fn new(backend: Box<dyn KeyBackend>) -> Self {
+        let public_key = *backend.public_key();
+        let address = Address::from_public_key(&public_key);
+        Signer {
+            inner: Arc::new(Inner {
+                backend,
+                public_key,
+                address,
+            }),
+        }
+    }
+
+    /// The signing address.
+    pub fn address(&self) -> Address {
+        self.inner.address
+    }
+
+    /// The signing public key.
+    pub fn public_key(&self) -> &VerifyingKey {
+        &self.inner.public_key
+    }
+
+    /// The backend, for probes and descriptions.
+    pub fn backend(&self) -> &dyn KeyBackend {
+        self.inner.backend.as_ref()
+    }
+
+    /// Signs the 32-byte `digest` as is (no prefix, no hashing) and returns
+    /// the canonical `r‖s‖v` (low-s, `v ∈ {27, 28}`), self-checked.
+    pub async fn sign_digest(&self, digest: &[u8; 32]) -> Result<RecoverableSignature, SignError> {
+        let raw = self
+            .inner
+            .backend
+            .sign_digest(digest)
+            .await
+            .map_err(|source| SignError::Backend {
+                backend: self.inner.backend.kind(),
+                source,
+            })?;
+        self.finalize(digest, &raw)
+    }
+
+    /// go-livepeer's `Eth.Sign(msg)`: signs `TextHash(msg)` (EIP-191
+    /// `personal_sign`) and returns `r‖s‖v` with `v ∈ {27, 28}`.
+    pub async fn sign_text(&self, msg: &[u8]) -> Result<RecoverableSignature, SignError> {
+        self.sign_digest(&text_hash(msg)).await
+    }
+
+    /// Turns a raw `(r, s)` over `digest` into the canonical 65-byte
+    /// signature. Pure; no backend call.
+    ///
+    /// After low-s normalisation the recovery id is found by trial: `v = 27`
+    /// then `v = 28` are each run through go-livepeer's verifier
+    /// ([`verify_digest`]: length, low-s, `v ∈ {27, 28}`, recovered address ==
+    /// this signer's). The trial recovery and the self-check are one step, so
+    /// the bytes returned are exactly bytes the verifier accepted. If neither
+    /// `v` verifies, the backend did not sign this digest with its key.
+    pub fn finalize(&self, digest: &[u8; 32], raw: &Signature) -> Result<RecoverableSignature, SignError> {
+        let backend = self.inner.backend.kind();
+        let low_s = raw.normalize_s().unwrap_or(*raw);
+        let mut last = VerifyError::Unrecoverable;
+        for y_odd in [false, true] {
+            let candidate = RecoverableSignature::from_parts(&low_s, y_odd).ok_or(SignError::SelfCheck {
+                backend,
+                source: VerifyError::HighS,
+            })?;
+            match verify_digest(&self.inner.address, digest, candidate.as_bytes()) {
+                Ok(()) => return Ok(candidate),
+                Err(e @ (VerifyError::WrongSigner { .. } | VerifyError::Unrecoverable)) => last = e,
+                Err(source) => return Err(SignError::SelfCheck { backend, source }),
+            }
+        }
+        tracing::debug!(backend, reason = %last, "no recovery id verifies");
+        Err(SignError::NotOurKey {
+            backend,
+            address: self.inner.address,
+        })
+    }
+}

@@ -1,0 +1,128 @@
+//! Config loading: TOML, env overrides, validation messages.
+
+use std::path::PathBuf;
+
+use livepeer_signer::config::{BackendKind, Config, ConfigSource, LogFormat, EMBEDDED_DEFAULT};
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn load(text: &str, vars: &[(&str, &str)]) -> Result<Config, String> {
+    Config::from_toml_with_env(text, &ConfigSource::File("test.toml".into()), env(vars))
+        .map_err(|e| e.to_string())
+}
+
+#[test]
+fn embedded_default_is_the_repo_file_and_is_valid() {
+    let repo = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/config/livepeer-signer.toml"
+    ))
+    .unwrap();
+    assert_eq!(repo, EMBEDDED_DEFAULT);
+    let (c, source) = Config::load_with_env(None, env(&[])).unwrap();
+    assert_eq!(source, ConfigSource::Embedded);
+    assert_eq!(c.server.listen.to_string(), "127.0.0.1:8935");
+    assert_eq!(c.key.backend, BackendKind::Keystore);
+    let ks = c.key.keystore.unwrap();
+    assert_eq!(ks.path, PathBuf::from("data/keystore"));
+    assert!(ks.create_if_missing);
+}
+
+#[test]
+fn env_overrides_use_double_underscores_and_the_toml_key_names() {
+    let c = load(
+        EMBEDDED_DEFAULT,
+        &[
+            ("LIVEPEER_SIGNER__SERVER__LISTEN", "127.0.0.1:9999"),
+            ("LIVEPEER_SIGNER__KEY__KEYSTORE__CREATE_IF_MISSING", "false"),
+            (
+                "LIVEPEER_SIGNER__KEY__KEYSTORE__ADDRESS",
+                "96216849c49358b10257cb55b28ea603c874b05e",
+            ),
+            ("LIVEPEER_SIGNER__LOG__FORMAT", "json"),
+            ("UNRELATED", "x"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(c.server.listen.to_string(), "127.0.0.1:9999");
+    let ks = c.key.keystore.unwrap();
+    assert!(!ks.create_if_missing);
+    assert_eq!(
+        ks.address.unwrap().to_checksum(),
+        "0x96216849c49358B10257cb55b28eA603c874b05E"
+    );
+    assert_eq!(c.log.format, LogFormat::Json);
+}
+
+#[test]
+fn unknown_keys_are_refused_with_the_key_named() {
+    let err = load(
+        "[server]\nlisten = \"127.0.0.1:1\"\nlisten_addr = \"x\"\n[key]\nbackend = \"keystore\"\n",
+        &[],
+    )
+    .unwrap_err();
+    assert!(err.contains("test.toml") && err.contains("listen_addr"), "{err}");
+    let err = load(
+        EMBEDDED_DEFAULT,
+        &[("LIVEPEER_SIGNER__KEY__KEYSTORE__PASWORD_FILE", "x")],
+    )
+    .unwrap_err();
+    assert!(
+        err.contains("pasword_file") && err.contains("LIVEPEER_SIGNER__KEY__KEYSTORE__PASWORD_FILE"),
+        "{err}"
+    );
+}
+
+#[test]
+fn invalid_values_say_what_is_allowed() {
+    let err = load("[key]\nbackend = \"hsm\"\n", &[]).unwrap_err();
+    assert!(err.contains("keystore, pkcs11, aws-kms"), "{err}");
+    let err = load(
+        "[server]\nlisten = \"localhost\"\n[key]\nbackend = \"keystore\"\n",
+        &[],
+    )
+    .unwrap_err();
+    assert!(err.contains("listen") || err.contains("socket address"), "{err}");
+    let err = load("[key]\nbackend = \"keystore\"\n[key.keystore]\npath = \"x\"\naddress = \"0x12\"\npassword_file = \"p\"\n", &[]).unwrap_err();
+    assert!(err.contains("40 hex digits"), "{err}");
+    let err = load("[key\n", &[]).unwrap_err();
+    assert!(err.contains("invalid TOML") && err.contains("line 1"), "{err}");
+}
+
+#[test]
+fn cross_field_rules() {
+    let ks = |extra: &str| format!("[key]\nbackend = \"keystore\"\n[key.keystore]\npath = \"x\"\n{extra}");
+    assert!(load(&ks(""), &[]).unwrap_err().contains("password_file"));
+    assert!(load(&ks("password_file = \"a\"\npassword_env = \"B\"\n"), &[])
+        .unwrap_err()
+        .contains("only one"));
+    assert!(load(&ks("password_env = \"B\"\ncreate_if_missing = true\n"), &[])
+        .unwrap_err()
+        .contains("needs `password_file`"));
+    assert!(load("[key]\nbackend = \"keystore\"\n", &[])
+        .unwrap_err()
+        .contains("[key.keystore]"));
+    assert!(load(
+        "[key]\nbackend = \"pkcs11\"\n[key.pkcs11]\nmodule = \"/x.so\"\nkey_label = \"k\"\npin_env = \"P\"\n",
+        &[]
+    )
+    .unwrap_err()
+    .contains("token_label"));
+    assert!(load(
+        "[key]\nbackend = \"aws-kms\"\n[key.aws_kms]\nkey_id = \"k\"\nendpoint_url = \"kms.local\"\n",
+        &[]
+    )
+    .unwrap_err()
+    .contains("https://"));
+    let err = load(
+        &ks("password_file = \"a\"\n[log]\nlevel = \"info,foo=loudest\"\n"),
+        &[],
+    )
+    .unwrap_err();
+    assert!(err.contains("[log] level"), "{err}");
+}
