@@ -34,6 +34,20 @@ pub enum Command {
     /// Manage V3 keystore files.
     #[command(subcommand)]
     Keystore(KeystoreCommand),
+    /// Manage bearer tokens for `[[auth.tokens]]`.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// `token …`
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Print a fresh random token (once) and the config lines holding its SHA-256.
+    New {
+        /// Name shown in logs and metrics, e.g. the gateway's name.
+        #[arg(long)]
+        name: String,
+    },
 }
 
 /// `keystore …`

@@ -30,6 +30,12 @@ pub struct Config {
     /// `[log]`
     #[serde(default)]
     pub log: LogConfig,
+    /// `[auth]`
+    #[serde(default)]
+    pub auth: AuthConfig,
+    /// `[health]`
+    #[serde(default)]
+    pub health: HealthConfig,
 }
 
 /// `[server]`: where and how the HTTP API listens.
@@ -39,16 +45,125 @@ pub struct ServerConfig {
     /// Socket address, e.g. `127.0.0.1:8935` (go-livepeer's default port).
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
+    /// Serve `/metrics` on this separate address instead of `listen`.
+    pub metrics_listen: Option<SocketAddr>,
+    /// HTTP worker threads; 0 = one per CPU core.
+    #[serde(default)]
+    pub workers: usize,
+    /// Maximum open connections in total (spread over the workers).
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Largest request body accepted; larger gets `413`.
+    #[serde(default = "default_body_limit")]
+    pub body_limit_bytes: usize,
+    /// Time a client has to send the request head, in milliseconds.
+    #[serde(default = "default_request_timeout_ms")]
+    pub request_timeout_ms: u64,
+    /// Idle keep-alive time, in seconds (0 disables keep-alive).
+    #[serde(default = "default_keep_alive_s")]
+    pub keep_alive_s: u64,
+    /// On SIGTERM/SIGINT, how long in-flight requests may take to finish.
+    #[serde(default = "default_shutdown_timeout_s")]
+    pub shutdown_timeout_s: u64,
+    /// `[server.tls]`: serve HTTPS (and optionally require client certificates).
+    pub tls: Option<TlsConfig>,
 }
 
 fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8935))
+}
+fn default_max_connections() -> usize {
+    1024
+}
+fn default_body_limit() -> usize {
+    64 * 1024
+}
+fn default_request_timeout_ms() -> u64 {
+    5000
+}
+fn default_keep_alive_s() -> u64 {
+    75
+}
+fn default_shutdown_timeout_s() -> u64 {
+    30
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             listen: default_listen(),
+            metrics_listen: None,
+            workers: 0,
+            max_connections: default_max_connections(),
+            body_limit_bytes: default_body_limit(),
+            request_timeout_ms: default_request_timeout_ms(),
+            keep_alive_s: default_keep_alive_s(),
+            shutdown_timeout_s: default_shutdown_timeout_s(),
+            tls: None,
+        }
+    }
+}
+
+/// `[server.tls]`: PEM files, re-read on SIGHUP.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// Certificate chain (PEM), leaf first.
+    pub cert_file: PathBuf,
+    /// Private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    pub key_file: PathBuf,
+    /// CA bundle (PEM). When set, clients must present a certificate it signed (mTLS).
+    pub client_ca_file: Option<PathBuf>,
+}
+
+/// `[auth]`: bearer tokens for the signing endpoints.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Allow serving without tokens on a non-loopback address.
+    #[serde(default)]
+    pub allow_unauthenticated: bool,
+    /// `[[auth.tokens]]`
+    #[serde(default)]
+    pub tokens: Vec<TokenConfig>,
+}
+
+/// One `[[auth.tokens]]` entry: a name and the token's SHA-256 or a file holding the token.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenConfig {
+    /// Shown in logs and metrics (never the token).
+    pub name: String,
+    /// Hex SHA-256 of the token.
+    pub sha256: Option<String>,
+    /// File holding the token (surrounding whitespace trimmed).
+    pub file: Option<PathBuf>,
+}
+
+/// `[health]`: the background backend probe behind `/readyz`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthConfig {
+    /// Seconds between probes.
+    #[serde(default = "default_probe_interval_s")]
+    pub probe_interval_s: u64,
+    /// Time a probe may take before it counts as failed, in milliseconds.
+    #[serde(default = "default_probe_timeout_ms")]
+    pub probe_timeout_ms: u64,
+}
+
+fn default_probe_interval_s() -> u64 {
+    10
+}
+fn default_probe_timeout_ms() -> u64 {
+    5000
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        HealthConfig {
+            probe_interval_s: default_probe_interval_s(),
+            probe_timeout_ms: default_probe_timeout_ms(),
         }
     }
 }
@@ -394,12 +509,60 @@ impl Config {
                 }
             }
         }
+        self.validate_server()?;
         tracing_subscriber::EnvFilter::try_new(&self.log.level).map_err(|e| {
             format!(
                 "[log] level = {:?} is not a valid filter: {e}; use trace, debug, info, warn or error",
                 self.log.level
             )
         })?;
+        Ok(())
+    }
+}
+
+impl Config {
+    fn validate_server(&self) -> Result<(), String> {
+        let s = &self.server;
+        if s.max_connections == 0 {
+            return Err("[server] max_connections must be > 0".into());
+        }
+        if s.body_limit_bytes == 0 {
+            return Err("[server] body_limit_bytes must be > 0".into());
+        }
+        if s.request_timeout_ms == 0 {
+            return Err("[server] request_timeout_ms must be > 0".into());
+        }
+        if s.metrics_listen == Some(s.listen) && s.listen.port() != 0 {
+            return Err("[server] metrics_listen must differ from listen (or be left out to serve /metrics on listen)".into());
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, t) in self.auth.tokens.iter().enumerate() {
+            let at = format!("[[auth.tokens]] #{} (name = {:?})", i + 1, t.name);
+            if t.name.trim().is_empty() {
+                return Err(format!(
+                    "{at}: `name` is empty; it identifies the token in logs and metrics"
+                ));
+            }
+            if !names.insert(t.name.as_str()) {
+                return Err(format!("{at}: the name is used twice; names must be unique"));
+            }
+            match (&t.sha256, &t.file) {
+                (Some(_), Some(_)) => return Err(format!("{at}: set only one of `sha256` and `file`")),
+                (None, None) => {
+                    return Err(format!(
+                        "{at}: set `sha256` (hex SHA-256 of the token, see `livepeer-signer token new`) or `file`"
+                    ))
+                }
+                (Some(h), None) => {
+                    crate::eth::hex::decode_array::<32>(h)
+                        .map_err(|e| format!("{at}: sha256 must be 64 hex digits: {e}"))?;
+                }
+                (None, Some(_)) => {}
+            }
+        }
+        if self.health.probe_interval_s == 0 || self.health.probe_timeout_ms == 0 {
+            return Err("[health] probe_interval_s and probe_timeout_ms must be > 0".into());
+        }
         Ok(())
     }
 }

@@ -16,5 +16,6 @@ pub mod config;
 pub mod eth;
 pub mod keys;
 pub mod livepeer;
+pub mod metrics;
 pub mod server;
 pub mod signer;

@@ -17,6 +17,7 @@ use k256::ecdsa::{Signature, VerifyingKey};
 
 use crate::eth::{text_hash, verify_digest, Address, RecoverableSignature, VerifyError};
 use crate::keys::{BackendError, KeyBackend};
+use crate::metrics::METRICS;
 
 /// Why a signature could not be produced.
 #[derive(Debug, thiserror::Error)]
@@ -118,16 +119,41 @@ impl Signer {
     /// Signs the 32-byte `digest` as is (no prefix, no hashing) and returns
     /// the canonical `r‖s‖v` (low-s, `v ∈ {27, 28}`), self-checked.
     pub async fn sign_digest(&self, digest: &[u8; 32]) -> Result<RecoverableSignature, SignError> {
-        let raw = self
-            .inner
-            .backend
-            .sign_digest(digest)
-            .await
-            .map_err(|source| SignError::Backend {
-                backend: self.inner.backend.kind(),
-                source,
-            })?;
-        self.finalize(digest, &raw)
+        let backend = self.inner.backend.kind();
+        let started = std::time::Instant::now();
+        let result = match self.inner.backend.sign_digest(digest).await {
+            Ok(raw) => self.finalize(digest, &raw),
+            Err(source) => Err(SignError::Backend { backend, source }),
+        };
+        let m = &METRICS;
+        m.sign_duration
+            .with_label_values(&[backend])
+            .observe(started.elapsed().as_secs_f64());
+        match &result {
+            Ok(sig) => {
+                m.signatures.with_label_values(&[backend]).inc();
+                tracing::info!(
+                    target: "livepeer_signer::audit",
+                    event = "sign",
+                    backend,
+                    digest = %crate::eth::hex::encode_0x(digest),
+                    v = sig.v(),
+                    outcome = "ok",
+                );
+            }
+            Err(e) => {
+                m.sign_errors.with_label_values(&[backend, e.kind()]).inc();
+                tracing::warn!(
+                    target: "livepeer_signer::audit",
+                    event = "sign",
+                    backend,
+                    digest = %crate::eth::hex::encode_0x(digest),
+                    outcome = "error",
+                    error = %e,
+                );
+            }
+        }
+        result
     }
 
     /// go-livepeer's `Eth.Sign(msg)`: signs `TextHash(msg)` (EIP-191

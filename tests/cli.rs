@@ -154,11 +154,7 @@ fn sigterm_stops_serve_cleanly() {
     let mut cmd = bin();
     cmd.arg("serve").arg("--config").arg(&cfg);
     let mut daemon = Daemon::start(cmd);
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &daemon.pid().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    daemon.signal("TERM");
     assert_eq!(daemon.wait().code(), Some(0));
 }
 

@@ -7,18 +7,24 @@ use std::net::{SocketAddr, TcpStream};
 
 use livepeer_signer::keys::keystore::KeystoreBackend;
 use livepeer_signer::livepeer::orch_info::OrchInfoSignature;
+use livepeer_signer::server::auth::Tokens;
 use livepeer_signer::server::{self, AppState};
 use livepeer_signer::signer::Signer;
 
-async fn start() -> (SocketAddr, actix_web::dev::ServerHandle) {
+async fn start() -> (SocketAddr, server::Handles) {
     let signer = Signer::new(Box::new(KeystoreBackend::from_signing_key(
         support::c_key(),
         "memory".into(),
     )));
     let orch_info = OrchInfoSignature::create(&signer).await.unwrap();
-    let bound = server::bind("127.0.0.1:0".parse().unwrap(), AppState { signer, orch_info }).unwrap();
+    let config = livepeer_signer::config::ServerConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..Default::default()
+    };
+    let state = std::sync::Arc::new(AppState::new(signer, orch_info, Tokens::default(), 64 * 1024));
+    let bound = server::bind(&config, state, None).unwrap();
     let addr = bound.local_addrs()[0];
-    let handle = bound.handle();
+    let handle = bound.handles();
     tokio::spawn(bound.run());
     (addr, handle)
 }

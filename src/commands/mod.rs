@@ -3,10 +3,11 @@
 mod check;
 mod keystore;
 mod serve;
+mod token;
 
 use std::path::Path;
 
-use crate::cli::{Cli, Command, KeystoreCommand};
+use crate::cli::{Cli, Command, KeystoreCommand, TokenCommand};
 use crate::config::{Config, ConfigSource, LogConfig, LogFormat};
 
 /// Exit code for a runtime failure.
@@ -48,6 +49,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Address => check::address(cli.config.as_deref()).await,
         Command::Check { offline } => check::check(cli.config.as_deref(), offline).await,
         Command::Keystore(KeystoreCommand::New(args)) => keystore::new(args).await,
+        Command::Token(TokenCommand::New { name }) => token::new(&name),
     }
 }
 

@@ -1,13 +1,18 @@
 //! `serve`: run the daemon.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use anyhow::Context;
 
 use super::{init_logging, load_config, Failure};
-use crate::config::ConfigSource;
+use crate::config::{Config, ConfigSource};
 use crate::keys;
 use crate::livepeer::orch_info::OrchInfoSignature;
+use crate::server::auth::Tokens;
+use crate::server::health;
+use crate::server::tls::ReloadableTls;
 use crate::server::{self, AppState};
 use crate::signer::Signer;
 
@@ -22,6 +27,20 @@ pub(super) async fn run(config_path: Option<&Path>) -> Result<(), Failure> {
     }
     tracing::info!(config = %source, backend = %config.key.backend, "starting livepeer-signer {}", env!("CARGO_PKG_VERSION"));
 
+    // Everything that can be refused without touching the key comes first.
+    let tokens = Tokens::load(&config.auth).map_err(|e| Failure::config(anyhow::anyhow!(e)))?;
+    server::check_exposure(config.server.listen, &tokens, config.auth.allow_unauthenticated)
+        .map_err(|e| Failure::config(anyhow::anyhow!(e)))?;
+    if tokens.is_empty() {
+        tracing::warn!(listen = %config.server.listen, "no [[auth.tokens]] configured: anyone who can reach the listener gets signatures");
+    } else {
+        tracing::info!(tokens = ?tokens, "bearer-token authentication on");
+    }
+    let tls = match &config.server.tls {
+        Some(files) => Some(ReloadableTls::load(files).map_err(|e| Failure::config(anyhow::anyhow!(e)))?),
+        None => None,
+    };
+
     let backend = keys::open(&config.key)
         .await
         .map_err(|e| Failure::runtime(anyhow::Error::new(e).context("cannot open the key backend")))?;
@@ -33,21 +52,47 @@ pub(super) async fn run(config_path: Option<&Path>) -> Result<(), Failure> {
     })?;
     tracing::info!(address = %signer.address(), signature = %orch_info.signature().to_hex(), "OrchestratorInfo signature ready");
 
+    let state = Arc::new(AppState::new(
+        signer.clone(),
+        orch_info,
+        tokens,
+        config.server.body_limit_bytes,
+    ));
+    let (tls_state, tls_config) = match tls {
+        Some((s, c)) => (Some(s), Some(c)),
+        None => (None, None),
+    };
     let listen = config.server.listen;
-    let bound = server::bind(
-        listen,
-        AppState {
-            signer: signer.clone(),
-            orch_info,
-        },
-    )
-    .with_context(|| format!("cannot listen on {listen} ([server] listen)"))
-    .map_err(Failure::runtime)?;
-    server::shutdown_on_signals(bound.handle())
+    let bound = server::bind(&config.server, state.clone(), tls_config)
+        .with_context(|| format!("cannot listen on {listen} ([server] listen / metrics_listen)"))
+        .map_err(Failure::runtime)?;
+
+    health::spawn_probe(
+        signer.clone(),
+        state.health.clone(),
+        Duration::from_secs(config.health.probe_interval_s),
+        Duration::from_millis(config.health.probe_timeout_ms),
+    );
+    let reloader = Reloader {
+        path: config_path.map(Path::to_path_buf),
+        current: Mutex::new(config.clone()),
+        state: state.clone(),
+        tls: tls_state,
+    };
+    server::spawn_signal_handlers(bound.handles(), move || reloader.reload())
         .context("cannot install signal handlers")
         .map_err(Failure::runtime)?;
+
+    let scheme = if config.server.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     for addr in bound.local_addrs() {
-        tracing::info!(url = %format!("http://{addr}"), address = %signer.address(), "livepeer-signer listening");
+        tracing::info!(url = %format!("{scheme}://{addr}"), address = %signer.address(), "livepeer-signer listening");
+    }
+    for addr in bound.metrics_addrs() {
+        tracing::info!(metrics_url = %format!("http://{addr}/metrics"), "metrics listening");
     }
     bound
         .run()
@@ -56,4 +101,70 @@ pub(super) async fn run(config_path: Option<&Path>) -> Result<(), Failure> {
         .map_err(Failure::runtime)?;
     tracing::info!("livepeer-signer stopped");
     Ok(())
+}
+
+/// SIGHUP: re-read the config and swap what can change safely (tokens, TLS files).
+struct Reloader {
+    path: Option<PathBuf>,
+    current: Mutex<Config>,
+    state: Arc<AppState>,
+    tls: Option<Arc<ReloadableTls>>,
+}
+
+impl Reloader {
+    fn reload(&self) {
+        let new = match Config::load(self.path.as_deref()) {
+            Ok((c, _)) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "reload failed: keeping the running configuration");
+                return;
+            }
+        };
+        let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        let mut changes = Vec::new();
+
+        match Tokens::load(&new.auth).and_then(|t| {
+            server::check_exposure(current.server.listen, &t, new.auth.allow_unauthenticated).map(|()| t)
+        }) {
+            Ok(tokens) => {
+                let old = self.state.tokens.load();
+                if **old != tokens {
+                    let (old_names, new_names) = (old.names(), tokens.names());
+                    let added: Vec<_> = new_names.iter().filter(|n| !old_names.contains(n)).collect();
+                    let removed: Vec<_> = old_names.iter().filter(|n| !new_names.contains(n)).collect();
+                    changes.push(format!(
+                        "tokens: now {new_names:?} (added {added:?}, removed {removed:?}, others re-read)"
+                    ));
+                    self.state.tokens.store(Arc::new(tokens));
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "reload: tokens not changed"),
+        }
+
+        match (&self.tls, &new.server.tls) {
+            (Some(tls), Some(files)) => match tls.reload(files) {
+                Ok(c) => changes.extend(c),
+                Err(e) => tracing::error!(error = %e, "reload: TLS files not changed"),
+            },
+            (None, None) => {}
+            _ => tracing::warn!("reload: [server.tls] was added or removed; that needs a restart"),
+        }
+
+        for (what, differs) in [
+            ("[server] listen", new.server.listen != current.server.listen),
+            ("[key]", format!("{:?}", new.key) != format!("{:?}", current.key)),
+        ] {
+            if differs {
+                tracing::warn!("reload: {what} changed; that needs a restart and was not applied");
+            }
+        }
+        if changes.is_empty() {
+            tracing::info!("reload: nothing changed");
+        }
+        for c in &changes {
+            tracing::info!(change = %c, "reload applied");
+        }
+        current.auth = new.auth;
+        current.server.tls = new.server.tls;
+    }
 }

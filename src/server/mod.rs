@@ -1,16 +1,27 @@
-//! The HTTP server: binding, application state, shutdown.
+//! The HTTP server: binding (plain or TLS), limits, a separate metrics
+//! listener, signals (SIGTERM/SIGINT drain, SIGHUP reload).
 //!
 //! It holds an [`AppState`] and knows nothing about which backend is in use.
 
+pub mod auth;
 pub mod error;
+pub mod health;
 pub mod routes;
+pub mod tls;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
+use actix_web::http::KeepAlive;
 use actix_web::{web, App, HttpServer};
+use arc_swap::ArcSwap;
 
+use crate::config::ServerConfig;
 use crate::livepeer::orch_info::OrchInfoSignature;
 use crate::signer::Signer;
+use auth::Tokens;
+use health::Health;
 
 /// Everything handlers need, shared by all workers.
 #[derive(Debug)]
@@ -19,68 +30,183 @@ pub struct AppState {
     pub signer: Signer,
     /// The OrchestratorInfo signature computed at startup.
     pub orch_info: OrchInfoSignature,
+    /// Bearer tokens; swapped on SIGHUP. Empty = no authentication.
+    pub tokens: ArcSwap<Tokens>,
+    /// Backend health for `/readyz`.
+    pub health: Arc<Health>,
+    /// Largest accepted request body.
+    pub body_limit: usize,
 }
 
-/// A bound, not yet running server.
+impl AppState {
+    /// State with the given tokens and a healthy backend.
+    pub fn new(signer: Signer, orch_info: OrchInfoSignature, tokens: Tokens, body_limit: usize) -> AppState {
+        let health = Arc::new(Health::new(signer.backend().kind()));
+        AppState {
+            signer,
+            orch_info,
+            tokens: ArcSwap::from_pointee(tokens),
+            health,
+            body_limit,
+        }
+    }
+}
+
+/// Refuses a non-loopback listener without tokens unless explicitly allowed
+/// (go-livepeer #3959 does the same for its remote signer).
+pub fn check_exposure(
+    listen: SocketAddr,
+    tokens: &Tokens,
+    allow_unauthenticated: bool,
+) -> Result<(), String> {
+    if tokens.is_empty() && !listen.ip().is_loopback() && !allow_unauthenticated {
+        return Err(format!(
+            "refusing to listen on {listen} without authentication: add [[auth.tokens]] \
+             (create one with `livepeer-signer token new --name <gateway>`), listen on a loopback \
+             address, or set [auth] allow_unauthenticated = true"
+        ));
+    }
+    Ok(())
+}
+
+/// Bound, not yet running servers (the API and, optionally, metrics).
 pub struct Bound {
-    server: actix_web::dev::Server,
+    servers: Vec<actix_web::dev::Server>,
     addrs: Vec<SocketAddr>,
+    metrics_addrs: Vec<SocketAddr>,
+}
+
+/// Stops every server of a [`Bound`].
+#[derive(Clone)]
+pub struct Handles(Vec<actix_web::dev::ServerHandle>);
+
+impl Handles {
+    /// Stops accepting; with `graceful`, in-flight requests finish first.
+    pub async fn stop(&self, graceful: bool) {
+        for h in &self.0 {
+            h.stop(graceful).await;
+        }
+    }
 }
 
 impl Bound {
-    /// The addresses actually bound (port 0 resolved).
+    /// The API addresses actually bound (port 0 resolved).
     pub fn local_addrs(&self) -> &[SocketAddr] {
         &self.addrs
     }
 
-    /// A handle to stop the server.
-    pub fn handle(&self) -> actix_web::dev::ServerHandle {
-        self.server.handle()
+    /// The metrics listener's addresses, when `metrics_listen` is set.
+    pub fn metrics_addrs(&self) -> &[SocketAddr] {
+        &self.metrics_addrs
     }
 
-    /// Runs until stopped (SIGTERM/SIGINT drain in-flight requests).
+    /// Handles to stop the servers.
+    pub fn handles(&self) -> Handles {
+        Handles(self.servers.iter().map(|s| s.handle()).collect())
+    }
+
+    /// Runs until stopped.
     pub async fn run(self) -> std::io::Result<()> {
-        self.server.await
+        for r in futures_util::future::join_all(self.servers).await {
+            r?;
+        }
+        Ok(())
     }
 }
 
-/// Registers SIGTERM and SIGINT now and, once one arrives, stops `handle`
-/// gracefully (in-flight requests are drained).
-pub fn shutdown_on_signals(handle: actix_web::dev::ServerHandle) -> std::io::Result<()> {
+/// Binds the API (TLS when `tls` is given) and the metrics listener.
+pub fn bind(
+    config: &ServerConfig,
+    state: Arc<AppState>,
+    tls: Option<rustls::ServerConfig>,
+) -> std::io::Result<Bound> {
+    let data = web::Data::from(state);
+    let workers = if config.workers == 0 {
+        std::thread::available_parallelism().map_or(2, |n| n.get())
+    } else {
+        config.workers
+    };
+    let per_worker = config.max_connections.div_ceil(workers).max(1);
+    let serve_metrics_here = config.metrics_listen.is_none();
+    let app_data = data.clone();
+    let body_limit = config.body_limit_bytes;
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(app_data.clone())
+            .app_data(web::PayloadConfig::new(body_limit))
+            .configure(|c| routes::configure(c, serve_metrics_here))
+    })
+    .workers(workers)
+    .max_connections(per_worker)
+    .client_request_timeout(Duration::from_millis(config.request_timeout_ms))
+    .client_disconnect_timeout(Duration::from_secs(1))
+    .keep_alive(match config.keep_alive_s {
+        0 => KeepAlive::Disabled,
+        s => KeepAlive::Timeout(Duration::from_secs(s)),
+    })
+    .shutdown_timeout(config.shutdown_timeout_s)
+    // Signals are handled by `spawn_signal_handlers`, registered before the
+    // servers run, so a SIGTERM right after startup still drains cleanly.
+    .disable_signals();
+    let server = match tls {
+        Some(tls) => server
+            .tls_handshake_timeout(Duration::from_millis(config.request_timeout_ms))
+            .bind_rustls_0_23(config.listen, tls)?,
+        None => server.bind(config.listen)?,
+    };
+    let addrs = server.addrs();
+    let mut servers = vec![server.run()];
+
+    let mut metrics_addrs = Vec::new();
+    if let Some(listen) = config.metrics_listen {
+        let m = HttpServer::new(|| App::new().configure(routes::configure_metrics_only))
+            .workers(1)
+            .disable_signals()
+            .bind(listen)?;
+        metrics_addrs = m.addrs();
+        servers.push(m.run());
+    }
+    Ok(Bound {
+        servers,
+        addrs,
+        metrics_addrs,
+    })
+}
+
+/// Registers SIGTERM, SIGINT and SIGHUP now. SIGTERM/SIGINT stop `handles`
+/// gracefully (in-flight requests drain); SIGHUP calls `on_reload`.
+pub fn spawn_signal_handlers(handles: Handles, on_reload: impl Fn() + Send + 'static) -> std::io::Result<()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
         let mut term = signal(SignalKind::terminate())?;
         let mut int = signal(SignalKind::interrupt())?;
+        let mut hup = signal(SignalKind::hangup())?;
         tokio::spawn(async move {
-            let name = tokio::select! {
-                _ = term.recv() => "SIGTERM",
-                _ = int.recv() => "SIGINT",
-            };
-            tracing::info!(signal = name, "shutting down: draining in-flight requests");
-            handle.stop(true).await;
+            loop {
+                let name = tokio::select! {
+                    _ = term.recv() => "SIGTERM",
+                    _ = int.recv() => "SIGINT",
+                    _ = hup.recv() => {
+                        tracing::info!(signal = "SIGHUP", "reloading tokens and TLS files");
+                        on_reload();
+                        continue;
+                    }
+                };
+                tracing::info!(signal = name, "shutting down: draining in-flight requests");
+                handles.stop(true).await;
+                break;
+            }
         });
     }
     #[cfg(not(unix))]
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            handle.stop(true).await;
-        }
-    });
+    {
+        let _ = on_reload;
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                handles.stop(true).await;
+            }
+        });
+    }
     Ok(())
-}
-
-/// Binds `listen` and builds the server.
-pub fn bind(listen: SocketAddr, state: AppState) -> std::io::Result<Bound> {
-    let data = web::Data::new(state);
-    let server = HttpServer::new(move || App::new().app_data(data.clone()).configure(routes::configure))
-        // Signals are handled by `shutdown_on_signals`, registered before binding,
-        // so a SIGTERM that arrives right after startup still drains cleanly.
-        .disable_signals()
-        .bind(listen)?;
-    let addrs = server.addrs();
-    Ok(Bound {
-        server: server.run(),
-        addrs,
-    })
 }

@@ -1,25 +1,179 @@
-//! HTTP routes. Handlers see only [`AppState`]; they know nothing of backends.
+//! HTTP routes and middleware. Handlers see only [`AppState`]; they know
+//! nothing of backends.
 
-use actix_web::http::header;
-use actix_web::{web, HttpResponse};
+use std::time::{Instant, UNIX_EPOCH};
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::middleware::{from_fn, Next};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+use tracing::Instrument;
 
 use super::error;
 use super::AppState;
+use crate::metrics::METRICS;
 
-/// Registers every route on an actix `App`.
-pub fn configure(cfg: &mut web::ServiceConfig) {
+/// Registers every route. `/metrics` is served here unless it has its own listener.
+pub fn configure(cfg: &mut web::ServiceConfig, serve_metrics: bool) {
     cfg.service(
-        web::resource("/sign-orchestrator-info")
-            .route(web::post().to(sign_orchestrator_info))
-            .default_service(web::to(|| async { error::method_not_allowed("POST") })),
-    )
-    .service(web::resource("/healthz").to(healthz))
-    .default_service(web::to(|| async { error::not_found() }));
+        web::scope("")
+            .wrap(from_fn(observe))
+            .service(
+                web::resource("/sign-orchestrator-info")
+                    .wrap(from_fn(require_token))
+                    .route(web::post().to(sign_orchestrator_info))
+                    .default_service(web::to(|| async { error::method_not_allowed("POST") })),
+            )
+            .service(web::resource("/healthz").to(healthz))
+            .service(
+                web::resource("/readyz")
+                    .route(web::get().to(readyz))
+                    .route(web::head().to(readyz))
+                    .default_service(web::to(|| async { error::method_not_allowed("GET, HEAD") })),
+            )
+            .configure(|c| {
+                if serve_metrics {
+                    configure_metrics_only(c)
+                }
+            })
+            .default_service(web::to(|| async { error::not_found() })),
+    );
+}
+
+/// Only `/metrics` (for the separate metrics listener).
+pub fn configure_metrics_only(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/metrics")
+            .route(web::get().to(metrics))
+            .default_service(web::to(|| async { error::method_not_allowed("GET, HEAD") })),
+    );
+}
+
+/// The token name of an authenticated request (`-` when auth is off).
+#[derive(Clone)]
+struct Caller(String);
+
+fn route_label(path: &str) -> &'static str {
+    match path {
+        "/sign-orchestrator-info" => "sign_orchestrator_info",
+        "/healthz" => "healthz",
+        "/readyz" => "readyz",
+        "/metrics" => "metrics",
+        _ => "other",
+    }
+}
+
+fn valid_request_id(v: &HeaderValue) -> Option<String> {
+    let s = v.to_str().ok()?;
+    (!s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic())).then(|| s.to_owned())
+}
+
+/// Request id (accepted from `X-Request-Id` or generated, echoed back),
+/// body-size limit, request metrics.
+async fn observe(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let started = Instant::now();
+    let route = route_label(req.path());
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(valid_request_id)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let limit = req.app_data::<web::Data<AppState>>().map(|s| s.body_limit);
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let span = tracing::info_span!("request", request_id = %request_id);
+    let mut res = match (limit, declared) {
+        (Some(limit), Some(len)) if len > limit as u64 => {
+            let resp = error::json_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!("request body of {len} bytes exceeds the limit of {limit} bytes"),
+            );
+            req.into_response(resp).map_into_right_body()
+        }
+        _ => next.call(req).instrument(span).await?.map_into_left_body(),
+    };
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        res.headers_mut()
+            .insert(header::HeaderName::from_static("x-request-id"), v);
+    }
+    let status = res.status();
+    METRICS
+        .http_requests
+        .with_label_values(&[route, status.as_str()])
+        .inc();
+    METRICS
+        .http_duration
+        .with_label_values(&[route])
+        .observe(started.elapsed().as_secs_f64());
+    Ok(res)
+}
+
+/// Bearer-token check for signing routes (no-op when no token is configured).
+async fn require_token(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .cloned()
+        .expect("AppState is registered");
+    let tokens = state.tokens.load();
+    if tokens.is_empty() {
+        req.extensions_mut().insert(Caller("-".into()));
+        return Ok(next.call(req).await?.map_into_left_body());
+    }
+    match tokens.authenticate(req.headers().get(header::AUTHORIZATION).map(|v| v.as_bytes())) {
+        Ok(name) => {
+            req.extensions_mut().insert(Caller(name.to_owned()));
+            Ok(next.call(req).await?.map_into_left_body())
+        }
+        Err(failure) => {
+            METRICS.auth_failures.with_label_values(&[failure.reason()]).inc();
+            tracing::warn!(
+                target: "livepeer_signer::audit",
+                event = "serve",
+                route = req.path(),
+                peer = %peer(req.request()),
+                outcome = "denied",
+                reason = failure.reason(),
+            );
+            let mut resp = error::json_error(StatusCode::UNAUTHORIZED, failure.message());
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            Ok(req.into_response(resp).map_into_right_body())
+        }
+    }
+}
+
+fn peer(req: &HttpRequest) -> String {
+    req.peer_addr().map_or_else(|| "-".into(), |a| a.to_string())
 }
 
 /// `POST /sign-orchestrator-info`: the cached OrchestratorInfo signature.
-/// The request body and headers are ignored, as in go-livepeer.
-async fn sign_orchestrator_info(state: web::Data<AppState>) -> HttpResponse {
+/// The request body and other headers are ignored, as in go-livepeer.
+async fn sign_orchestrator_info(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let caller = req
+        .extensions()
+        .get::<Caller>()
+        .map(|c| c.0.clone())
+        .unwrap_or_default();
+    tracing::info!(
+        target: "livepeer_signer::audit",
+        event = "serve",
+        route = "/sign-orchestrator-info",
+        token = %caller,
+        peer = %peer(&req),
+        address = %state.orch_info.address(),
+        outcome = "ok",
+    );
     HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "application/json"))
         .body(state.orch_info.body().to_vec())
@@ -28,4 +182,35 @@ async fn sign_orchestrator_info(state: web::Data<AppState>) -> HttpResponse {
 /// `/healthz` (any method): the process is alive.
 async fn healthz() -> HttpResponse {
     HttpResponse::Ok().finish()
+}
+
+/// `GET /readyz`: 200 when the OrchestratorInfo signature is cached and the
+/// backend's last probe succeeded; 503 with the reason otherwise.
+async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let h = state.health.state();
+    let since = h.since.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let body = serde_json::json!({
+        "status": if h.ok { "ready" } else { "not ready" },
+        "backend": state.health.backend(),
+        "address": state.orch_info.address().to_checksum(),
+        "orchestrator_info_signature": "cached",
+        "reason": h.reason,
+        "since_unix": since,
+    });
+    let status = if h.ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    HttpResponse::build(status)
+        .insert_header((header::CONTENT_TYPE, "application/json"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(format!("{body}\n"))
+}
+
+/// `GET /metrics`: Prometheus text format.
+async fn metrics() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8"))
+        .body(METRICS.render())
 }

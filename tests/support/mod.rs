@@ -71,18 +71,33 @@ pub fn bin() -> Command {
     c
 }
 
+/// Extracts the value of `key` from a text (`key=value`) or JSON (`"key":"value"`) log line.
+pub fn log_field(line: &str, key: &str) -> Option<String> {
+    for pat in [format!(" {key}="), format!("\"{key}\":\"")] {
+        if let Some(i) = line.find(&pat) {
+            let rest = &line[i + pat.len()..];
+            let end = rest
+                .find(|c: char| c == '"' || c.is_whitespace())
+                .unwrap_or(rest.len());
+            return Some(rest[..end].to_string());
+        }
+    }
+    None
+}
+
 /// A `livepeer-signer serve` child process; killed (by its own PID) on drop.
 pub struct Daemon {
     child: Child,
-    /// `http://127.0.0.1:PORT`
+    /// `http(s)://127.0.0.1:PORT`
     pub url: String,
     /// Everything it logged so far (stderr), filled by a reader thread.
     pub logs: std::sync::Arc<std::sync::Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Daemon {
-    /// Starts `cmd` (which must run `serve` on port 0) and waits for the
-    /// "listening" log line.
+    /// Starts `cmd` (which must run `serve`, normally on port 0) and waits for
+    /// the "listening" log line.
     pub fn start(mut cmd: Command) -> Daemon {
         cmd.stdout(Stdio::null()).stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn livepeer-signer");
@@ -90,22 +105,31 @@ impl Daemon {
         let logs = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
         let (tx, rx) = mpsc::channel();
         let sink = logs.clone();
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(i) = line.find("url=http://") {
-                    let url: String = line[i + 4..].split_whitespace().next().unwrap().to_string();
-                    let _ = tx.send(url);
+                {
+                    let mut l = sink.lock().unwrap();
+                    l.push_str(&line);
+                    l.push('\n');
                 }
-                let mut l = sink.lock().unwrap();
-                l.push_str(&line);
-                l.push('\n');
+                if line.contains("livepeer-signer listening") {
+                    if let Some(url) = log_field(&line, "url") {
+                        let _ = tx.send(url);
+                    }
+                }
             }
         });
         match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(url) => Daemon { child, url, logs },
+            Ok(url) => Daemon {
+                child,
+                url,
+                logs,
+                reader: Some(reader),
+            },
             Err(_) => {
                 let _ = child.kill();
                 let status = child.wait().ok();
+                let _ = reader.join();
                 panic!(
                     "daemon did not start (status {status:?}); logs:\n{}",
                     logs.lock().unwrap()
@@ -119,9 +143,40 @@ impl Daemon {
         self.child.id()
     }
 
-    /// Waits for exit (after a signal sent by the test).
+    /// Sends a signal (by name, e.g. "TERM", "HUP") to this child only.
+    pub fn signal(&self, name: &str) {
+        let ok = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.pid().to_string())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{name} {}", self.pid());
+    }
+
+    /// The logs so far.
+    pub fn logs(&self) -> String {
+        self.logs.lock().unwrap().clone()
+    }
+
+    /// Waits until the logs contain `needle` (or panics after 30 s).
+    pub fn wait_for_log(&self, needle: &str) {
+        for _ in 0..300 {
+            if self.logs().contains(needle) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("log line {needle:?} never appeared; logs:\n{}", self.logs());
+    }
+
+    /// Waits for exit (after a signal sent by the test) and for the log reader.
     pub fn wait(&mut self) -> std::process::ExitStatus {
-        self.child.wait().unwrap()
+        let status = self.child.wait().unwrap();
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+        status
     }
 }
 

@@ -265,6 +265,25 @@ impl KeyBackend for KeystoreBackend {
             .sign_prehash(digest)
             .map_err(|e| BackendError::Malformed(format!("local ECDSA signing failed: {e}")))
     }
+
+    /// The key is in memory, so signing cannot fail; the probe reports
+    /// whether the key file is still readable, because the next restart
+    /// needs it.
+    async fn probe(&self) -> Result<(), BackendError> {
+        let file = self.file.clone();
+        if file.as_os_str() == "memory" {
+            return Ok(());
+        }
+        tokio::task::spawn_blocking(move || fs::File::open(&file).map(drop).map_err(|e| (file, e)))
+            .await
+            .map_err(|e| BackendError::Unavailable(format!("probe task failed: {e}")))?
+            .map_err(|(file, e)| {
+                BackendError::Unavailable(format!(
+                    "key file {} is no longer readable ({e}); signing continues from memory, but a restart would fail",
+                    file.display()
+                ))
+            })
+    }
 }
 
 /// Picks the key file per the config. `Ok(None)` means "none, create one".

@@ -1,0 +1,121 @@
+//! Prometheus metrics, all prefixed `livepeer_signer_`.
+//!
+//! One process-wide registry: the Signer records signing latency and errors,
+//! the server records requests, latency and auth failures, the health probe
+//! sets the backend gauge.
+
+use std::sync::LazyLock;
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+/// Every metric the daemon exports.
+pub struct Metrics {
+    registry: Registry,
+    /// `http_requests_total{route, status}`
+    pub http_requests: IntCounterVec,
+    /// `http_request_duration_seconds{route}`
+    pub http_duration: HistogramVec,
+    /// `signatures_total{backend}`: signatures produced (self-checked).
+    pub signatures: IntCounterVec,
+    /// `sign_duration_seconds{backend}`: backend call + canonicalisation.
+    pub sign_duration: HistogramVec,
+    /// `sign_errors_total{backend, kind}`
+    pub sign_errors: IntCounterVec,
+    /// `auth_failures_total{reason}`: `missing`, `malformed`, `unknown_token`.
+    pub auth_failures: IntCounterVec,
+    /// `backend_up{backend}`: 1 when the last probe succeeded.
+    pub backend_up: IntGaugeVec,
+    /// `build_info{version}`: always 1.
+    pub build_info: IntGaugeVec,
+}
+
+fn opts(name: &str, help: &str) -> Opts {
+    Opts::new(name, help).namespace("livepeer_signer")
+}
+
+impl Metrics {
+    fn new() -> Metrics {
+        let registry = Registry::new();
+        let latency = vec![
+            0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            10.0,
+        ];
+        let m = Metrics {
+            http_requests: IntCounterVec::new(
+                opts("http_requests_total", "HTTP requests by route and status"),
+                &["route", "status"],
+            )
+            .unwrap(),
+            http_duration: HistogramVec::new(
+                HistogramOpts::from(opts("http_request_duration_seconds", "HTTP request latency"))
+                    .buckets(latency.clone()),
+                &["route"],
+            )
+            .unwrap(),
+            signatures: IntCounterVec::new(
+                opts(
+                    "signatures_total",
+                    "Signatures produced and self-checked, by backend",
+                ),
+                &["backend"],
+            )
+            .unwrap(),
+            sign_duration: HistogramVec::new(
+                HistogramOpts::from(opts(
+                    "sign_duration_seconds",
+                    "Signing latency (backend call and canonicalisation)",
+                ))
+                .buckets(latency),
+                &["backend"],
+            )
+            .unwrap(),
+            sign_errors: IntCounterVec::new(
+                opts("sign_errors_total", "Signing failures by backend and error kind"),
+                &["backend", "kind"],
+            )
+            .unwrap(),
+            auth_failures: IntCounterVec::new(
+                opts("auth_failures_total", "Rejected requests by reason"),
+                &["reason"],
+            )
+            .unwrap(),
+            backend_up: IntGaugeVec::new(
+                opts("backend_up", "1 when the key backend's last probe succeeded"),
+                &["backend"],
+            )
+            .unwrap(),
+            build_info: IntGaugeVec::new(opts("build_info", "Build information"), &["version"]).unwrap(),
+            registry,
+        };
+        for c in [
+            Box::new(m.http_requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(m.http_duration.clone()),
+            Box::new(m.signatures.clone()),
+            Box::new(m.sign_duration.clone()),
+            Box::new(m.sign_errors.clone()),
+            Box::new(m.auth_failures.clone()),
+            Box::new(m.backend_up.clone()),
+            Box::new(m.build_info.clone()),
+        ] {
+            m.registry.register(c).expect("metric names are unique");
+        }
+        m.build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1);
+        m
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buf)
+            .expect("text encoding into a Vec cannot fail");
+        String::from_utf8(buf).expect("the text format is UTF-8")
+    }
+}
+
+/// The process-wide metrics.
+pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
