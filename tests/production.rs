@@ -642,3 +642,36 @@ fn logs_of_a_full_run_hold_no_secret() {
         assert!(!logs.contains(&secret), "{what} leaked into the logs");
     }
 }
+
+#[test]
+fn token_new_prints_a_token_and_config_lines_that_work() {
+    let out = bin().args(["token", "new", "--name", "gw-new"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let token = stdout.lines().next().unwrap().to_string();
+    assert_eq!(token.len(), 64);
+    assert!(token.chars().all(|c| c.is_ascii_hexdigit()));
+    let snippet = &stdout[token.len()..];
+    assert!(
+        snippet.contains("[[auth.tokens]]\nname = \"gw-new\"\n"),
+        "{snippet}"
+    );
+    assert!(
+        snippet.contains(&format!("sha256 = \"{}\"", hex::encode(token_sha256(&token)))),
+        "{snippet}"
+    );
+    let again = bin().args(["token", "new", "--name", "gw-new"]).output().unwrap();
+    assert_ne!(
+        String::from_utf8(again.stdout).unwrap().lines().next().unwrap(),
+        token,
+        "random"
+    );
+
+    let s = setup("");
+    write_config(&s, snippet);
+    let d = serve(&s);
+    let c = client();
+    assert_eq!(orch(&c, &d.url, Some(&token)).status, 200);
+    assert_eq!(orch(&c, &d.url, Some(TOKEN_A)).status, 401);
+    assert!(!d.logs().contains(&token));
+}
