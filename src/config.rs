@@ -36,6 +36,9 @@ pub struct Config {
     /// `[health]`
     #[serde(default)]
     pub health: HealthConfig,
+    /// `[web3signer]`
+    #[serde(default)]
+    pub web3signer: Web3SignerConfig,
 }
 
 /// `[server]`: where and how the HTTP API listens.
@@ -138,6 +141,91 @@ pub struct TokenConfig {
     pub sha256: Option<String>,
     /// File holding the token (surrounding whitespace trimmed).
     pub file: Option<PathBuf>,
+    /// What the token may do; default `["orchestrator-info"]`.
+    pub scopes: Option<Vec<Scope>>,
+}
+
+/// A permission a bearer token can carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+pub enum Scope {
+    /// `POST /sign-orchestrator-info`.
+    #[serde(rename = "orchestrator-info")]
+    OrchestratorInfo,
+    /// JSON-RPC `eth_sign` (EIP-191 personal messages: tickets, payment state).
+    #[serde(rename = "eth_sign")]
+    EthSign,
+    /// JSON-RPC `eth_signTypedData` / `eth_signTypedData_v4` (EIP-712).
+    #[serde(rename = "eth_signTypedData")]
+    EthSignTypedData,
+    /// JSON-RPC `eth_signTransaction`.
+    #[serde(rename = "eth_signTransaction")]
+    EthSignTransaction,
+    /// `POST /api/v1/eth1/sign/{identifier}`: any 32-byte hash.
+    #[serde(rename = "raw_sign")]
+    RawSign,
+}
+
+impl Scope {
+    /// Every scope.
+    pub const ALL: [Scope; 5] = [
+        Scope::OrchestratorInfo,
+        Scope::EthSign,
+        Scope::EthSignTypedData,
+        Scope::EthSignTransaction,
+        Scope::RawSign,
+    ];
+
+    /// The spelling used in config and messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::OrchestratorInfo => "orchestrator-info",
+            Scope::EthSign => "eth_sign",
+            Scope::EthSignTypedData => "eth_signTypedData",
+            Scope::EthSignTransaction => "eth_signTransaction",
+            Scope::RawSign => "raw_sign",
+        }
+    }
+}
+
+/// `[web3signer]`: the Web3Signer-compatible `eth_*` API and its signing policy.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Web3SignerConfig {
+    /// Serve `POST /` (JSON-RPC), `/upcheck`, `/api/v1/eth1/*`. Off by default.
+    #[serde(default)]
+    pub enabled: bool,
+    /// Chains `eth_signTransaction` may sign for (empty: none).
+    #[serde(default)]
+    pub chain_ids: Vec<u64>,
+    /// Allowed recipients of transactions (empty: any).
+    #[serde(default)]
+    pub allowed_to: Vec<Address>,
+    /// Largest `value` per transaction, in wei, as a decimal string.
+    #[serde(default = "default_max_value_wei")]
+    pub max_value_wei: String,
+    /// Allow transactions without `to` (contract creation).
+    #[serde(default)]
+    pub allow_contract_creation: bool,
+    /// Enable `POST /api/v1/eth1/sign/{identifier}` (signs any hash).
+    #[serde(default)]
+    pub allow_raw_sign: bool,
+}
+
+fn default_max_value_wei() -> String {
+    "0".into()
+}
+
+impl Default for Web3SignerConfig {
+    fn default() -> Self {
+        Web3SignerConfig {
+            enabled: false,
+            chain_ids: Vec::new(),
+            allowed_to: Vec::new(),
+            max_value_wei: default_max_value_wei(),
+            allow_contract_creation: false,
+            allow_raw_sign: false,
+        }
+    }
 }
 
 /// `[health]`: the background backend probe behind `/readyz`.
@@ -559,6 +647,16 @@ impl Config {
                 }
                 (None, Some(_)) => {}
             }
+        }
+        let w = &self.web3signer;
+        if w.max_value_wei.is_empty()
+            || !w.max_value_wei.bytes().all(|b| b.is_ascii_digit())
+            || w.max_value_wei.len() > 78
+        {
+            return Err(format!(
+                "[web3signer] max_value_wei = {:?}: a decimal number of wei, e.g. \"1000000000000000000\" for 1 ETH",
+                w.max_value_wei
+            ));
         }
         if self.health.probe_interval_s == 0 || self.health.probe_timeout_ms == 0 {
             return Err("[health] probe_interval_s and probe_timeout_ms must be > 0".into());

@@ -19,3 +19,4 @@ pub mod livepeer;
 pub mod metrics;
 pub mod server;
 pub mod signer;
+pub mod web3signer;

@@ -25,6 +25,10 @@ pub struct Metrics {
     pub sign_errors: IntCounterVec,
     /// `auth_failures_total{reason}`: `missing`, `malformed`, `unknown_token`.
     pub auth_failures: IntCounterVec,
+    /// `policy_refusals_total{rule}`: eth_* requests refused by policy or scope.
+    pub policy_refusals: IntCounterVec,
+    /// `token_requests_total{token}`: authenticated requests by token name.
+    pub token_requests: IntCounterVec,
     /// `backend_up{backend}`: 1 when the last probe succeeded.
     pub backend_up: IntGaugeVec,
     /// `build_info{version}`: always 1.
@@ -81,6 +85,19 @@ impl Metrics {
                 &["reason"],
             )
             .unwrap(),
+            policy_refusals: IntCounterVec::new(
+                opts(
+                    "policy_refusals_total",
+                    "Signing requests refused by policy or token scope, by rule",
+                ),
+                &["rule"],
+            )
+            .unwrap(),
+            token_requests: IntCounterVec::new(
+                opts("token_requests_total", "Authenticated requests by token name"),
+                &["token"],
+            )
+            .unwrap(),
             backend_up: IntGaugeVec::new(
                 opts("backend_up", "1 when the key backend's last probe succeeded"),
                 &["backend"],
@@ -96,6 +113,8 @@ impl Metrics {
             Box::new(m.sign_duration.clone()),
             Box::new(m.sign_errors.clone()),
             Box::new(m.auth_failures.clone()),
+            Box::new(m.policy_refusals.clone()),
+            Box::new(m.token_requests.clone()),
             Box::new(m.backend_up.clone()),
             Box::new(m.build_info.clone()),
         ] {

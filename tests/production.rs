@@ -222,6 +222,7 @@ fn exposure_guard_rules() {
             name: "a".into(),
             sha256: Some(hex::encode(token_sha256("x"))),
             file: None,
+            scopes: None,
         }],
     })
     .unwrap();

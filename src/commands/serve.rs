@@ -15,6 +15,7 @@ use crate::server::health;
 use crate::server::tls::ReloadableTls;
 use crate::server::{self, AppState};
 use crate::signer::Signer;
+use crate::web3signer::policy::Policy;
 
 pub(super) async fn run(config_path: Option<&Path>) -> Result<(), Failure> {
     let (config, source) = load_config(config_path)?;
@@ -52,12 +53,20 @@ pub(super) async fn run(config_path: Option<&Path>) -> Result<(), Failure> {
     })?;
     tracing::info!(address = %signer.address(), signature = %orch_info.signature().to_hex(), "OrchestratorInfo signature ready");
 
-    let state = Arc::new(AppState::new(
-        signer.clone(),
-        orch_info,
-        tokens,
-        config.server.body_limit_bytes,
-    ));
+    let mut state = AppState::new(signer.clone(), orch_info, tokens, config.server.body_limit_bytes);
+    if config.web3signer.enabled {
+        let policy =
+            Policy::from_config(&config.web3signer).map_err(|e| Failure::config(anyhow::anyhow!(e)))?;
+        if !policy.has_chains() {
+            tracing::warn!("[web3signer] chain_ids is empty: eth_signTransaction refuses every transaction");
+        }
+        tracing::warn!(
+            "[web3signer] enabled: POST / serves eth_* signing; eth_sign on a payment key can mint tickets, \
+             so give its scopes only to the node that needs them"
+        );
+        state = state.with_web3signer(policy);
+    }
+    let state = Arc::new(state);
     let (tls_state, tls_config) = match tls {
         Some((s, c)) => (Some(s), Some(c)),
         None => (None, None),

@@ -10,6 +10,8 @@ pub mod address;
 pub mod hash;
 pub mod hex;
 pub mod signature;
+pub mod tx;
+pub mod typed_data;
 
 pub use address::{Address, AddressError};
 pub use hash::{keccak256, text_hash};

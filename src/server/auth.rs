@@ -12,20 +12,68 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use crate::config::{AuthConfig, TokenConfig};
+use crate::config::{AuthConfig, Scope, TokenConfig};
 use crate::eth::hex;
 use crate::keys::keystore::read_secret_file;
+
+/// A set of [`Scope`]s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Scopes(u8);
+
+impl Scopes {
+    /// Every scope (authentication off).
+    pub fn all() -> Scopes {
+        Scopes::from_iter(Scope::ALL)
+    }
+
+    /// Does the set hold `scope`?
+    pub fn contains(self, scope: Scope) -> bool {
+        self.0 & (1 << scope as u8) != 0
+    }
+}
+
+impl FromIterator<Scope> for Scopes {
+    fn from_iter<I: IntoIterator<Item = Scope>>(iter: I) -> Self {
+        Scopes(iter.into_iter().fold(0, |acc, s| acc | (1 << s as u8)))
+    }
+}
+
+/// Who is calling: the token's name and what it may do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// Token name (`-` when authentication is off).
+    pub name: String,
+    /// Its scopes (all when authentication is off).
+    pub scopes: Scopes,
+}
+
+impl Caller {
+    /// The caller when no token is configured.
+    pub fn anonymous() -> Caller {
+        Caller {
+            name: "-".into(),
+            scopes: Scopes::all(),
+        }
+    }
+}
+
+#[derive(Clone, PartialEq, Eq)]
+struct Entry {
+    name: String,
+    hash: [u8; 32],
+    scopes: Scopes,
+}
 
 /// The configured tokens. Cheap to swap on reload.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Tokens {
-    entries: Vec<(String, [u8; 32])>,
+    entries: Vec<Entry>,
 }
 
 impl fmt::Debug for Tokens {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list()
-            .entries(self.entries.iter().map(|(n, _)| n))
+            .entries(self.entries.iter().map(|e| &e.name))
             .finish()
     }
 }
@@ -72,7 +120,15 @@ impl Tokens {
     pub fn load(config: &AuthConfig) -> Result<Tokens, String> {
         let mut entries = Vec::with_capacity(config.tokens.len());
         for t in &config.tokens {
-            entries.push((t.name.clone(), Self::hash_of(t)?));
+            let scopes = match &t.scopes {
+                Some(list) => Scopes::from_iter(list.iter().copied()),
+                None => Scopes::from_iter([Scope::OrchestratorInfo]),
+            };
+            entries.push(Entry {
+                name: t.name.clone(),
+                hash: Self::hash_of(t)?,
+                scopes,
+            });
         }
         Ok(Tokens { entries })
     }
@@ -100,12 +156,12 @@ impl Tokens {
 
     /// Token names, in config order.
     pub fn names(&self) -> Vec<&str> {
-        self.entries.iter().map(|(n, _)| n.as_str()).collect()
+        self.entries.iter().map(|e| e.name.as_str()).collect()
     }
 
-    /// Checks an `Authorization` header value and returns the token's name.
+    /// Checks an `Authorization` header value and returns the caller.
     /// Every configured hash is compared (constant time, no early exit).
-    pub fn authenticate(&self, header: Option<&[u8]>) -> Result<&str, AuthFailure> {
+    pub fn authenticate(&self, header: Option<&[u8]>) -> Result<Caller, AuthFailure> {
         let header = header.ok_or(AuthFailure::Missing)?;
         let header = std::str::from_utf8(header).map_err(|_| AuthFailure::Malformed)?;
         let (scheme, token) = header.trim().split_once(' ').ok_or(AuthFailure::Malformed)?;
@@ -117,13 +173,18 @@ impl Tokens {
             return Err(AuthFailure::Malformed);
         }
         let presented = token_sha256(&token);
-        let mut found: Option<&str> = None;
-        for (name, hash) in &self.entries {
-            if bool::from(hash.ct_eq(&presented)) {
-                found = Some(name);
+        let mut found: Option<&Entry> = None;
+        for e in &self.entries {
+            if bool::from(e.hash.ct_eq(&presented)) {
+                found = Some(e);
             }
         }
-        found.ok_or(AuthFailure::UnknownToken)
+        found
+            .map(|e| Caller {
+                name: e.name.clone(),
+                scopes: e.scopes,
+            })
+            .ok_or(AuthFailure::UnknownToken)
     }
 }
 
@@ -141,10 +202,19 @@ mod tests {
     use super::*;
 
     fn tokens() -> Tokens {
+        let entry = |name: &str, token: &str, scopes: Scopes| Entry {
+            name: name.into(),
+            hash: token_sha256(token),
+            scopes,
+        };
         Tokens {
             entries: vec![
-                ("a".into(), token_sha256("token-a")),
-                ("b".into(), token_sha256("token-b")),
+                entry("a", "token-a", Scopes::from_iter([Scope::OrchestratorInfo])),
+                entry(
+                    "b",
+                    "token-b",
+                    Scopes::from_iter([Scope::EthSign, Scope::RawSign]),
+                ),
             ],
         }
     }
@@ -152,8 +222,14 @@ mod tests {
     #[test]
     fn authenticates_by_hash() {
         let t = tokens();
-        assert_eq!(t.authenticate(Some(b"Bearer token-b")), Ok("b"));
-        assert_eq!(t.authenticate(Some(b"bearer  token-a ")), Ok("a"));
+        let b = t.authenticate(Some(b"Bearer token-b")).unwrap();
+        assert_eq!(b.name, "b");
+        assert!(b.scopes.contains(Scope::EthSign) && b.scopes.contains(Scope::RawSign));
+        assert!(!b.scopes.contains(Scope::OrchestratorInfo));
+        let a = t.authenticate(Some(b"bearer  token-a ")).unwrap();
+        assert_eq!(a.name, "a");
+        assert!(a.scopes.contains(Scope::OrchestratorInfo) && !a.scopes.contains(Scope::EthSign));
+        assert!(Caller::anonymous().scopes.contains(Scope::RawSign));
         assert_eq!(t.authenticate(None), Err(AuthFailure::Missing));
         assert_eq!(
             t.authenticate(Some(b"Basic dXNlcjpwYXNz")),

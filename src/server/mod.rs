@@ -36,6 +36,8 @@ pub struct AppState {
     pub health: Arc<Health>,
     /// Largest accepted request body.
     pub body_limit: usize,
+    /// The eth1 API, when `[web3signer] enabled`.
+    pub web3signer: Option<crate::web3signer::Web3Signer>,
 }
 
 impl AppState {
@@ -48,7 +50,14 @@ impl AppState {
             tokens: ArcSwap::from_pointee(tokens),
             health,
             body_limit,
+            web3signer: None,
         }
+    }
+
+    /// Enables the eth1 API.
+    pub fn with_web3signer(mut self, policy: crate::web3signer::policy::Policy) -> AppState {
+        self.web3signer = Some(crate::web3signer::Web3Signer::new(self.signer.clone(), policy));
+        self
     }
 }
 
@@ -128,13 +137,14 @@ pub fn bind(
     };
     let per_worker = config.max_connections.div_ceil(workers).max(1);
     let serve_metrics_here = config.metrics_listen.is_none();
+    let web3signer = data.web3signer.is_some();
     let app_data = data.clone();
     let body_limit = config.body_limit_bytes;
     let server = HttpServer::new(move || {
         App::new()
             .app_data(app_data.clone())
             .app_data(web::PayloadConfig::new(body_limit))
-            .configure(|c| routes::configure(c, serve_metrics_here))
+            .configure(|c| routes::configure(c, serve_metrics_here, web3signer))
     })
     .workers(workers)
     .max_connections(per_worker)

@@ -11,15 +11,24 @@ use actix_web::middleware::{from_fn, Next};
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use tracing::Instrument;
 
+use super::auth::Caller;
 use super::error;
 use super::AppState;
+use crate::config::Scope;
 use crate::metrics::METRICS;
+use crate::web3signer::{self, Web3Signer};
 
-/// Registers every route. `/metrics` is served here unless it has its own listener.
-pub fn configure(cfg: &mut web::ServiceConfig, serve_metrics: bool) {
+/// Registers every route. `/metrics` is served here unless it has its own
+/// listener; the eth1 API only when `[web3signer] enabled`.
+pub fn configure(cfg: &mut web::ServiceConfig, serve_metrics: bool, web3signer: bool) {
     cfg.service(
         web::scope("")
             .wrap(from_fn(observe))
+            .configure(|c| {
+                if web3signer {
+                    configure_web3signer(c)
+                }
+            })
             .service(
                 web::resource("/sign-orchestrator-info")
                     .wrap(from_fn(require_token))
@@ -42,6 +51,28 @@ pub fn configure(cfg: &mut web::ServiceConfig, serve_metrics: bool) {
     );
 }
 
+/// The Web3Signer-compatible eth1 API.
+fn configure_web3signer(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/")
+            .wrap(from_fn(require_token))
+            .route(web::post().to(json_rpc))
+            .default_service(web::to(|| async { error::method_not_allowed("POST") })),
+    )
+    .service(web::resource("/upcheck").route(web::get().to(|| async {
+        HttpResponse::Ok()
+            .insert_header((header::CONTENT_TYPE, "text/plain; charset=utf-8"))
+            .body("OK")
+    })))
+    .service(web::resource("/api/v1/eth1/publicKeys").route(web::get().to(public_keys)))
+    .service(
+        web::resource("/api/v1/eth1/sign/{identifier}")
+            .wrap(from_fn(require_token))
+            .route(web::post().to(raw_sign))
+            .default_service(web::to(|| async { error::method_not_allowed("POST") })),
+    );
+}
+
 /// Only `/metrics` (for the separate metrics listener).
 pub fn configure_metrics_only(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -51,16 +82,16 @@ pub fn configure_metrics_only(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// The token name of an authenticated request (`-` when auth is off).
-#[derive(Clone)]
-struct Caller(String);
-
 fn route_label(path: &str) -> &'static str {
     match path {
         "/sign-orchestrator-info" => "sign_orchestrator_info",
         "/healthz" => "healthz",
         "/readyz" => "readyz",
         "/metrics" => "metrics",
+        "/" => "json_rpc",
+        "/upcheck" => "upcheck",
+        "/api/v1/eth1/publicKeys" => "eth1_public_keys",
+        p if p.starts_with("/api/v1/eth1/sign/") => "eth1_sign",
         _ => "other",
     }
 }
@@ -127,12 +158,13 @@ async fn require_token(
         .expect("AppState is registered");
     let tokens = state.tokens.load();
     if tokens.is_empty() {
-        req.extensions_mut().insert(Caller("-".into()));
+        req.extensions_mut().insert(Caller::anonymous());
         return Ok(next.call(req).await?.map_into_left_body());
     }
     match tokens.authenticate(req.headers().get(header::AUTHORIZATION).map(|v| v.as_bytes())) {
-        Ok(name) => {
-            req.extensions_mut().insert(Caller(name.to_owned()));
+        Ok(caller) => {
+            METRICS.token_requests.with_label_values(&[&caller.name]).inc();
+            req.extensions_mut().insert(caller);
             Ok(next.call(req).await?.map_into_left_body())
         }
         Err(failure) => {
@@ -157,19 +189,32 @@ fn peer(req: &HttpRequest) -> String {
     req.peer_addr().map_or_else(|| "-".into(), |a| a.to_string())
 }
 
+fn caller(req: &HttpRequest) -> Caller {
+    req.extensions()
+        .get::<Caller>()
+        .cloned()
+        .expect("require_token runs before every signing route")
+}
+
+/// A scope refusal as an HTTP 403 with go-livepeer's envelope.
+fn forbidden(caller: &Caller, route: &str, scope: Scope) -> HttpResponse {
+    let e =
+        web3signer::require_scope(caller, scope, route).expect_err("called only when the scope is missing");
+    error::json_error(StatusCode::FORBIDDEN, &e.message)
+}
+
 /// `POST /sign-orchestrator-info`: the cached OrchestratorInfo signature.
 /// The request body and other headers are ignored, as in go-livepeer.
 async fn sign_orchestrator_info(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let caller = req
-        .extensions()
-        .get::<Caller>()
-        .map(|c| c.0.clone())
-        .unwrap_or_default();
+    let caller = caller(&req);
+    if !caller.scopes.contains(Scope::OrchestratorInfo) {
+        return forbidden(&caller, "/sign-orchestrator-info", Scope::OrchestratorInfo);
+    }
     tracing::info!(
         target: "livepeer_signer::audit",
         event = "serve",
         route = "/sign-orchestrator-info",
-        token = %caller,
+        token = %caller.name,
         peer = %peer(&req),
         address = %state.orch_info.address(),
         outcome = "ok",
@@ -177,6 +222,85 @@ async fn sign_orchestrator_info(req: HttpRequest, state: web::Data<AppState>) ->
     HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "application/json"))
         .body(state.orch_info.body().to_vec())
+}
+
+fn web3(state: &AppState) -> &Web3Signer {
+    state
+        .web3signer
+        .as_ref()
+        .expect("eth1 routes are registered only with [web3signer] enabled")
+}
+
+/// `POST /`: JSON-RPC 2.0 (single or batch).
+async fn json_rpc(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
+    match web3(&state).handle_rpc(&body, &caller(&req)).await {
+        Some(v) => HttpResponse::Ok()
+            .insert_header((header::CONTENT_TYPE, "application/json"))
+            .body(format!("{v}\n")),
+        None => HttpResponse::NoContent().finish(),
+    }
+}
+
+/// `GET /api/v1/eth1/publicKeys`: `["0x04…"]`.
+async fn public_keys(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "application/json"))
+        .body(serde_json::json!([web3(&state).public_key_hex()]).to_string())
+}
+
+#[derive(serde::Deserialize)]
+struct RawSignBody {
+    data: String,
+}
+
+/// `POST /api/v1/eth1/sign/{identifier}` `{"data":"0x…"}`: signature over
+/// `keccak256(data)` (no prefix) as `0x` + 130 hex, text. Needs
+/// `allow_raw_sign = true` and the token scope `raw_sign`.
+async fn raw_sign(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let caller = caller(&req);
+    let w3 = web3(&state);
+    if !caller.scopes.contains(Scope::RawSign) {
+        return forbidden(&caller, "/api/v1/eth1/sign", Scope::RawSign);
+    }
+    if let Err(r) = w3.policy().check_raw() {
+        let e = web3signer::refuse(&caller, "/api/v1/eth1/sign", r);
+        return error::json_error(StatusCode::FORBIDDEN, &e.message);
+    }
+    if !w3.matches_identifier(&path) {
+        return error::json_error(
+            StatusCode::NOT_FOUND,
+            &format!(
+                "no key for identifier {}: see GET /api/v1/eth1/publicKeys",
+                path.as_str()
+            ),
+        );
+    }
+    let data = match serde_json::from_slice::<RawSignBody>(&body)
+        .map_err(|e| e.to_string())
+        .and_then(|b| crate::eth::hex::decode(&b.data).map_err(|e| format!("data: {e}")))
+    {
+        Ok(d) => d,
+        Err(e) => {
+            return error::json_error(
+                StatusCode::BAD_REQUEST,
+                &format!("body must be {{\"data\": \"0x<hex>\"}}: {e}"),
+            )
+        }
+    };
+    match w3.raw_sign(&data).await {
+        Ok(sig) => {
+            tracing::info!(target: "livepeer_signer::audit", event = "raw_sign", token = %caller.name, outcome = "ok");
+            HttpResponse::Ok()
+                .insert_header((header::CONTENT_TYPE, "text/plain; charset=utf-8"))
+                .body(sig.to_hex())
+        }
+        Err(e) => error::json_error(StatusCode::INTERNAL_SERVER_ERROR, &e.message),
+    }
 }
 
 /// `/healthz` (any method): the process is alive.

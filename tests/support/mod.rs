@@ -186,3 +186,4 @@ impl Drop for Daemon {
         let _ = self.child.wait();
     }
 }
+pub mod web3;
