@@ -2,6 +2,8 @@
 
 mod check;
 mod keystore;
+#[cfg(feature = "pkcs11")]
+mod pkcs11;
 mod serve;
 
 use std::path::Path;
@@ -48,6 +50,8 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Address => check::address(cli.config.as_deref()).await,
         Command::Check { offline } => check::check(cli.config.as_deref(), offline).await,
         Command::Keystore(KeystoreCommand::New(args)) => keystore::new(args).await,
+        #[cfg(feature = "pkcs11")]
+        Command::Pkcs11(cmd) => pkcs11::run(cli.config.as_deref(), cmd).await,
     }
 }
 
