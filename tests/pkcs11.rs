@@ -6,11 +6,10 @@
 //! Each test process gets its own token directory (`SOFTHSM2_CONF`, see
 //! `support/softhsm.rs`); each test its own token. SoftHSM2 missing fails.
 
-mod support;
 #[path = "support/softhsm.rs"]
 mod softhsm;
+mod support;
 
-use std::path::Path;
 use std::sync::Arc;
 
 use cryptoki::mechanism::Mechanism;
@@ -19,7 +18,7 @@ use k256::ecdsa::SigningKey;
 use livepeer_signer::eth::{hex, keccak256, recover_digest, verify_digest, verify_sig, Address};
 use livepeer_signer::keys::pkcs11::{admin, ec, Pkcs11Backend, Pkcs11Error, Target};
 use livepeer_signer::keys::{BackendError, KeyBackend};
-use livepeer_signer::livepeer::orch_info::{self, OrchInfoSignature};
+use livepeer_signer::livepeer::orch_info;
 use livepeer_signer::signer::Signer;
 use softhsm::Token;
 
@@ -51,9 +50,15 @@ fn run(cmd: &mut std::process::Command) -> (i32, String, String) {
 async fn sign_through_token_recovers_expected_address() {
     let token = Token::new("sign");
     import_c_key(&token, "signer", &[0x01]);
-    let backend = Pkcs11Backend::open(&token.config(Some("signer"), None, 2)).await.unwrap();
+    let backend = Pkcs11Backend::open(&token.config(Some("signer"), None, 2))
+        .await
+        .unwrap();
     assert_eq!(backend.kind(), "pkcs11");
-    assert!(backend.describe().contains(&token.label), "{}", backend.describe());
+    assert!(
+        backend.describe().contains(&token.label),
+        "{}",
+        backend.describe()
+    );
     assert_eq!(Address::from_public_key(backend.public_key()), c_address());
 
     // The raw backend output is a plain (r, s) over the digest as given.
@@ -94,13 +99,22 @@ async fn c7_keystore_import_gives_c_address_and_verifiable_c1_response() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, format!("{}\n", support::C_ADDRESS));
     assert!(
-        err.contains(&format!("test signature through the token recovers to {}", support::C_ADDRESS)),
+        err.contains(&format!(
+            "test signature through the token recovers to {}",
+            support::C_ADDRESS
+        )),
         "{err}"
     );
-    assert!(err.contains("CKA_SENSITIVE=Some(true) CKA_EXTRACTABLE=Some(false)"), "{err}");
+    assert!(
+        err.contains("CKA_SENSITIVE=Some(true) CKA_EXTRACTABLE=Some(false)"),
+        "{err}"
+    );
     assert!(err.contains("CKA_VALUE readable=false"), "{err}");
     // Default CKA_ID is the address.
-    assert!(err.contains("id 96216849c49358b10257cb55b28ea603c874b05e"), "{err}");
+    assert!(
+        err.contains("id 96216849c49358b10257cb55b28ea603c874b05e"),
+        "{err}"
+    );
 
     // serve with the pkcs11 backend; go-livepeer's verifier accepts the answer.
     let daemon = support::Daemon::start({
@@ -118,13 +132,20 @@ async fn c7_keystore_import_gives_c_address_and_verifiable_c1_response() {
     let msg = keccak256(orch_info::message(&c_address()).as_bytes());
     verify_sig(&c_address(), &msg, &sig).unwrap();
     assert!(body.ends_with('\n'));
-    assert!(daemon.logs.lock().unwrap().contains("pkcs11"), "{}", daemon.logs.lock().unwrap());
+    assert!(
+        daemon.logs.lock().unwrap().contains("pkcs11"),
+        "{}",
+        daemon.logs.lock().unwrap()
+    );
 }
 
 fn post(url: &str) -> (u16, String) {
     let url = format!("{url}/sign-orchestrator-info");
     std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(async {
             let resp = reqwest::Client::new()
                 .post(url)
@@ -144,8 +165,16 @@ fn post(url: &str) -> (u16, String) {
 async fn thousand_hsm_signatures_pass_the_verifier_with_both_parities() {
     let token = Token::new("thousand");
     import_c_key(&token, "k", &[0x02]);
-    let backend = Arc::new(Pkcs11Backend::open(&token.config(Some("k"), None, 1)).await.unwrap());
-    let signer = Signer::new(Box::new(Pkcs11Backend::open(&token.config(Some("k"), None, 1)).await.unwrap()));
+    let backend = Arc::new(
+        Pkcs11Backend::open(&token.config(Some("k"), None, 1))
+            .await
+            .unwrap(),
+    );
+    let signer = Signer::new(Box::new(
+        Pkcs11Backend::open(&token.config(Some("k"), None, 1))
+            .await
+            .unwrap(),
+    ));
     let (mut high_s, mut v27, mut v28) = (0, 0, 0);
     for i in 0u32..1000 {
         let digest = keccak256(i.to_be_bytes());
@@ -175,7 +204,11 @@ async fn thousand_hsm_signatures_pass_the_verifier_with_both_parities() {
 async fn concurrent_signing_from_many_tasks_with_a_small_pool() {
     let token = Token::new("concurrent");
     import_c_key(&token, "k", &[0x03]);
-    let signer = Signer::new(Box::new(Pkcs11Backend::open(&token.config(Some("k"), None, 2)).await.unwrap()));
+    let signer = Signer::new(Box::new(
+        Pkcs11Backend::open(&token.config(Some("k"), None, 2))
+            .await
+            .unwrap(),
+    ));
     let mut tasks = Vec::new();
     for t in 0u32..32 {
         let signer = signer.clone();
@@ -196,10 +229,17 @@ async fn concurrent_signing_from_many_tasks_with_a_small_pool() {
 async fn session_errors_reopen_relogin_and_retry() {
     let token = Token::new("recover");
     import_c_key(&token, "k", &[0x04]);
-    let backend = Pkcs11Backend::open(&token.config(Some("k"), None, 1)).await.unwrap();
-    let signer = Signer::new(Box::new(backend));
+    let backend = Pkcs11Backend::open(&token.config(Some("k"), None, 1))
+        .await
+        .unwrap();
+    let signer = Signer::new(Box::new(
+        Pkcs11Backend::open(&token.config(Some("k"), None, 1))
+            .await
+            .unwrap(),
+    ));
     let digest = keccak256(b"before");
     signer.sign_digest(&digest).await.unwrap();
+    assert_eq!(backend.reconnects(), 0);
 
     // C_Logout on another session of this process logs every session out:
     // the pooled session's next C_Sign fails (user not logged in / key
@@ -208,9 +248,19 @@ async fn session_errors_reopen_relogin_and_retry() {
         let other = token.session();
         other.logout().unwrap();
         let digest = keccak256([b'r', round]);
+        let raw = backend.sign_digest(&digest).await.unwrap();
+        assert_eq!(
+            backend.reconnects(),
+            u64::from(round) + 1,
+            "the session was reopened"
+        );
+        let sig = signer.finalize(&digest, &raw).unwrap();
+        verify_digest(&c_address(), &digest, sig.as_bytes()).unwrap();
+        // The Signer's own backend recovers the same way.
         let sig = signer.sign_digest(&digest).await.unwrap();
         verify_digest(&c_address(), &digest, sig.as_bytes()).unwrap();
-        signer.backend().probe().await.unwrap();
+        backend.probe().await.unwrap();
+        assert!(backend.is_available());
         drop(other);
     }
 }
@@ -219,7 +269,9 @@ async fn session_errors_reopen_relogin_and_retry() {
 async fn probe_reports_unavailable_when_the_token_is_gone() {
     let token = Token::new("gone");
     import_c_key(&token, "k", &[0x05]);
-    let backend = Pkcs11Backend::open(&token.config(Some("k"), None, 1)).await.unwrap();
+    let backend = Pkcs11Backend::open(&token.config(Some("k"), None, 1))
+        .await
+        .unwrap();
     backend.probe().await.unwrap();
     assert!(backend.is_available());
     let (code, _, err) = run(std::process::Command::new("softhsm2-util")
@@ -233,4 +285,409 @@ async fn probe_reports_unavailable_when_the_token_is_gone() {
     let e = backend.sign_digest(&[7u8; 32]).await.expect_err("token deleted");
     assert!(matches!(e, BackendError::Unavailable(_)), "{e:?}");
     println!("probe error: {e}");
+}
+
+/// Generates a key pair with cryptoki directly (bypassing our uniqueness
+/// checks) on the given curve.
+fn raw_generate(token: &Token, label: &str, id: &[u8], params: &[u8]) {
+    let s = token.session();
+    let public = [
+        Attribute::Token(true),
+        Attribute::Verify(true),
+        Attribute::EcParams(params.to_vec()),
+        Attribute::Label(label.as_bytes().to_vec()),
+        Attribute::Id(id.to_vec()),
+    ];
+    let private = [
+        Attribute::Token(true),
+        Attribute::Private(true),
+        Attribute::Sensitive(true),
+        Attribute::Sign(true),
+        Attribute::Label(label.as_bytes().to_vec()),
+        Attribute::Id(id.to_vec()),
+    ];
+    s.generate_key_pair(&Mechanism::EccKeyPairGen, &public, &private)
+        .unwrap();
+}
+
+/// Replaces the public-key object(s) with `id` by one holding `ec_point`.
+fn replace_public(token: &Token, id: &[u8], ec_point: Option<Vec<u8>>) {
+    let s = token.session();
+    for h in s
+        .find_objects(&[
+            Attribute::Class(ObjectClass::PUBLIC_KEY),
+            Attribute::Id(id.to_vec()),
+        ])
+        .unwrap()
+    {
+        s.destroy_object(h).unwrap();
+    }
+    if let Some(point) = ec_point {
+        s.create_object(&[
+            Attribute::Class(ObjectClass::PUBLIC_KEY),
+            Attribute::KeyType(KeyType::EC),
+            Attribute::Token(true),
+            Attribute::Verify(true),
+            Attribute::Id(id.to_vec()),
+            Attribute::EcParams(ec::SECP256K1_PARAMS.to_vec()),
+            Attribute::EcPoint(point),
+        ])
+        .unwrap();
+    }
+}
+
+const P256_PARAMS: [u8; 10] = [0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07];
+
+#[test]
+fn error_no_key_names_the_search_and_the_keys_present() {
+    let token = Token::new("nokey");
+    import_c_key(&token, "present", &[0x06]);
+    let e = open_err(&token.config(Some("missing"), Some("0a0b"), 1));
+    assert!(matches!(e, Pkcs11Error::KeyNotFound { .. }), "{e:?}");
+    let msg = e.to_string();
+    assert!(msg.contains("label \"missing\" and id 0a0b"), "{msg}");
+    assert!(msg.contains(&format!("token {:?}", token.label)), "{msg}");
+    assert!(msg.contains("label \"present\" id 06 (secp256k1)"), "{msg}");
+    assert!(msg.contains("pkcs11 generate"), "{msg}");
+    assert!(matches!(BackendError::from(e), BackendError::Config(_)));
+}
+
+#[test]
+fn error_two_matching_keys_then_narrowed_by_id() {
+    let token = Token::new("twokeys");
+    import_c_key(&token, "dup", &[0x01]);
+    raw_generate(&token, "dup", &[0x02], &ec::SECP256K1_PARAMS);
+    let e = open_err(&token.config(Some("dup"), None, 1));
+    match &e {
+        Pkcs11Error::AmbiguousKey { count, .. } => assert_eq!(*count, 2),
+        e => panic!("{e:?}"),
+    }
+    let msg = e.to_string();
+    assert!(msg.contains("2 private keys match label \"dup\""), "{msg}");
+    assert!(msg.contains("id 01") && msg.contains("id 02"), "{msg}");
+    // Label and id together pick one.
+    let target = Target::from_config(&token.config(Some("dup"), Some("01"), 1)).unwrap();
+    let b = Pkcs11Backend::open_blocking(target, 1).unwrap();
+    assert_eq!(Address::from_public_key(b.public_key()), c_address());
+}
+
+#[test]
+fn error_wrong_curve_is_named() {
+    let token = Token::new("p256");
+    raw_generate(&token, "p256", &[0x01], &P256_PARAMS);
+    let e = open_err(&token.config(Some("p256"), None, 1));
+    assert!(matches!(e, Pkcs11Error::WrongCurve { .. }), "{e:?}");
+    let msg = e.to_string();
+    assert!(msg.contains("P-256 / prime256v1"), "{msg}");
+    assert!(
+        msg.contains("not secp256k1 (CKA_EC_PARAMS must be 06 05 2B 81 04 00 0A)"),
+        "{msg}"
+    );
+    assert!(msg.contains("label \"p256\""), "{msg}");
+}
+
+#[test]
+fn error_wrong_pin_is_denied_and_never_shows_the_pin() {
+    let token = Token::new("wrongpin");
+    import_c_key(&token, "k", &[0x01]);
+    let bad = token.dir.path().join("bad-pin");
+    std::fs::write(&bad, "not-the-pin-31337\n").unwrap();
+    let mut cfg = token.config(Some("k"), None, 1);
+    cfg.pin_file = Some(bad);
+    let target = Target::from_config(&cfg).unwrap();
+    assert!(!format!("{target:?}").contains("31337"), "{target:?}");
+    assert!(format!("{target:?}").contains("[redacted]"));
+    let e = Pkcs11Backend::open_blocking(target, 1).unwrap_err();
+    assert!(matches!(e, Pkcs11Error::WrongPin { .. }), "{e:?}");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("wrong PIN for token") && msg.contains("CKR_PIN_INCORRECT"),
+        "{msg}"
+    );
+    assert!(
+        !msg.contains("31337") && !format!("{e:?}").contains("31337"),
+        "{msg}"
+    );
+    assert!(matches!(BackendError::from(e), BackendError::Denied(_)));
+
+    // A PIN file that does not exist is named.
+    let mut cfg = token.config(Some("k"), None, 1);
+    cfg.pin_file = Some(token.dir.path().join("nope"));
+    let e = Target::from_config(&cfg).unwrap_err();
+    assert!(matches!(e, Pkcs11Error::Pin(_)), "{e:?}");
+    assert!(
+        e.to_string().contains("nope") && e.to_string().contains("pin_file"),
+        "{e}"
+    );
+}
+
+#[test]
+fn error_token_absent_lists_the_tokens_present() {
+    let token = Token::new("present-token");
+    let mut cfg = token.config(Some("k"), None, 1);
+    cfg.token_label = Some("no-such-token".into());
+    let e = open_err(&cfg);
+    assert!(matches!(e, Pkcs11Error::TokenNotFound { .. }), "{e:?}");
+    let msg = e.to_string();
+    assert!(msg.contains("token label \"no-such-token\" not found"), "{msg}");
+    assert!(msg.contains(&format!("{:?} (slot ", token.label)), "{msg}");
+    assert!(msg.contains(softhsm::MODULE), "{msg}");
+
+    let mut cfg = token.config(Some("k"), None, 1);
+    cfg.token_label = None;
+    cfg.slot = Some(987_654_321);
+    let e = open_err(&cfg);
+    assert!(
+        matches!(
+            e,
+            Pkcs11Error::SlotNotFound {
+                slot: 987_654_321,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("slot 987654321 does not exist"), "{e}");
+}
+
+#[test]
+fn error_module_path_wrong_or_not_a_pkcs11_module() {
+    let token = Token::new("module");
+    let mut cfg = token.config(Some("k"), None, 1);
+    cfg.module = "/nonexistent/libnope-pkcs11.so".into();
+    let e = open_err(&cfg);
+    assert!(matches!(e, Pkcs11Error::ModuleMissing { .. }), "{e:?}");
+    assert!(
+        e.to_string()
+            .contains("/nonexistent/libnope-pkcs11.so does not exist"),
+        "{e}"
+    );
+
+    let junk = token.dir.path().join("junk.so");
+    std::fs::write(&junk, b"not an ELF file").unwrap();
+    cfg.module = junk.clone();
+    let e = open_err(&cfg);
+    assert!(matches!(e, Pkcs11Error::ModuleLoad { .. }), "{e:?}");
+    assert!(e.to_string().contains(&junk.display().to_string()), "{e}");
+}
+
+#[test]
+fn raw_65_byte_ec_point_is_accepted_from_a_real_token() {
+    let token = Token::new("rawpoint");
+    import_c_key(&token, "k", &[0x07]);
+    let raw = support::c_key()
+        .verifying_key()
+        .to_encoded_point(false)
+        .as_bytes()
+        .to_vec();
+    assert_eq!(raw.len(), 65);
+    replace_public(&token, &[0x07], Some(raw));
+    let b = Pkcs11Backend::open_blocking(Target::from_config(&token.config(Some("k"), None, 1)).unwrap(), 1)
+        .unwrap();
+    assert_eq!(Address::from_public_key(b.public_key()), c_address());
+}
+
+#[test]
+fn error_public_key_missing_or_not_matching() {
+    let token = Token::new("pubkey");
+    import_c_key(&token, "k", &[0x08]);
+    let other = SigningKey::from_slice(&keccak256(b"another key")).unwrap();
+    replace_public(&token, &[0x08], Some(ec::encode_ec_point(other.verifying_key())));
+    let e = open_err(&token.config(Some("k"), None, 1));
+    assert!(matches!(e, Pkcs11Error::KeyMismatch { .. }), "{e:?}");
+    assert!(e.to_string().contains("does not verify a test signature"), "{e}");
+
+    replace_public(&token, &[0x08], None);
+    let e = open_err(&token.config(Some("k"), None, 1));
+    assert!(matches!(e, Pkcs11Error::NoPublicKey { .. }), "{e:?}");
+    assert!(e.to_string().contains("no CKO_PUBLIC_KEY object"), "{e}");
+}
+
+#[test]
+fn generate_list_import_round_trip_and_custody() {
+    let token = Token::new("roundtrip");
+    // The config may already name the key that `generate` is about to create.
+    let cfg = token.config_file(Some("fresh"), None);
+
+    let (code, out, err) = run(softhsm::bin()
+        .args([
+            "pkcs11", "generate", "--label", "fresh", "--id", "c0ffee", "--config",
+        ])
+        .arg(&cfg));
+    assert_eq!(code, 0, "{err}");
+    let generated: Address = out.trim().parse().expect("generate prints the address");
+    assert!(err.contains("label \"fresh\" id c0ffee"), "{err}");
+    assert!(err.contains("CKA_SENSITIVE=Some(true) CKA_EXTRACTABLE=Some(false) CKA_ALWAYS_SENSITIVE=Some(true) CKA_NEVER_EXTRACTABLE=Some(true) CKA_VALUE readable=false"), "{err}");
+
+    // The same label again is refused (exit 2) and the token is unchanged.
+    let (code, _, err) = run(softhsm::bin()
+        .args(["pkcs11", "generate", "--label", "fresh", "--config"])
+        .arg(&cfg));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("already holds a key with label \"fresh\""), "{err}");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let (key, _pw) = support::write_c7(tmp.path());
+    // Password on standard input this time.
+    let mut child = softhsm::bin()
+        .args([
+            "pkcs11", "import", "--label", "imported", "--id", "0c", "--config",
+        ])
+        .arg(&cfg)
+        .arg("--keystore")
+        .arg(&key)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{}\n", support::C7_PASSWORD).as_bytes())
+        .unwrap();
+    let outp = child.wait_with_output().unwrap();
+    let (out, err) = (
+        String::from_utf8_lossy(&outp.stdout),
+        String::from_utf8_lossy(&outp.stderr),
+    );
+    assert_eq!(outp.status.code(), Some(0), "{err}");
+    assert_eq!(out.trim(), support::C_ADDRESS);
+
+    // A wrong keystore password is refused before the token is touched.
+    let bad = tmp.path().join("bad");
+    std::fs::write(&bad, "wrong\n").unwrap();
+    let (code, _, err) = run(softhsm::bin()
+        .args(["pkcs11", "import", "--label", "again", "--config"])
+        .arg(&cfg)
+        .arg("--keystore")
+        .arg(&key)
+        .arg("--password-file")
+        .arg(&bad));
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("wrong password for keystore"), "{err}");
+
+    let (code, out, err) = run(softhsm::bin().args(["pkcs11", "list", "--config"]).arg(&cfg));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&format!("token {:?} slot ", token.label)), "{out}");
+    assert!(out.contains("EC private keys in token"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "key label \"fresh\" id c0ffee curve secp256k1 address {generated}"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "key label \"imported\" id 0c curve secp256k1 address {}",
+            support::C_ADDRESS
+        )),
+        "{out}"
+    );
+    assert!(!out.contains("again"), "{out}");
+
+    // The generated key serves: `check` signs through the token.
+    let cfg2 = token.config_file(Some("fresh"), Some("c0ffee"));
+    let (code, out, err) = run(softhsm::bin().arg("check").arg("--config").arg(&cfg2));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("ok: pkcs11 "), "{out}");
+    assert!(out.contains(&generated.to_checksum()), "{out}");
+
+    // Custody, read back in this process: the scalar cannot be read.
+    let s = token.session();
+    let fresh = s
+        .find_objects(&[
+            Attribute::Class(ObjectClass::PRIVATE_KEY),
+            Attribute::Label(b"fresh".to_vec()),
+        ])
+        .unwrap();
+    assert_eq!(fresh.len(), 1);
+    let c = admin::custody(&s, fresh[0], &token.label).unwrap();
+    assert!(c.is_non_extractable(), "{c:?}");
+    assert_eq!(c.never_extractable, Some(true));
+    assert_eq!(c.always_sensitive, Some(true));
+    let value = s.get_attributes(fresh[0], &[cryptoki::object::AttributeType::Value]);
+    assert!(
+        !matches!(&value, Ok(v) if v.iter().any(|a| matches!(a, Attribute::Value(_)))),
+        "{value:?}"
+    );
+    let imported = s
+        .find_objects(&[
+            Attribute::Class(ObjectClass::PRIVATE_KEY),
+            Attribute::Label(b"imported".to_vec()),
+        ])
+        .unwrap();
+    let c = admin::custody(&s, imported[0], &token.label).unwrap();
+    assert!(c.is_non_extractable(), "{c:?}");
+    // An imported key was known outside the token once; the token says so.
+    assert_eq!(c.never_extractable, Some(false));
+}
+
+#[test]
+fn commands_without_a_pkcs11_section_or_with_a_bad_module_fail_clearly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (key, pw) = support::write_c7(tmp.path());
+    let cfg = support::write_keystore_config(tmp.path(), &key, &pw);
+    let (code, _, err) = run(softhsm::bin().args(["pkcs11", "list", "--config"]).arg(&cfg));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("has no [key.pkcs11] section"), "{err}");
+
+    let token = Token::new("badmodule");
+    let cfg = token.config_file(Some("k"), None);
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace(softhsm::MODULE, "/nonexistent/lib.so");
+    std::fs::write(&cfg, text).unwrap();
+    let (code, _, err) = run(softhsm::bin().arg("check").arg("--config").arg(&cfg));
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("cannot open the key backend"), "{err}");
+    assert!(err.contains("/nonexistent/lib.so does not exist"), "{err}");
+}
+
+#[test]
+fn serve_keeps_serving_the_cached_signature_while_the_token_is_gone() {
+    let token = Token::new("serve-gone");
+    import_c_key(&token, "k", &[0x0a]);
+    let cfg = token.config_file(Some("k"), None);
+    let daemon = support::Daemon::start({
+        let mut c = softhsm::bin();
+        c.arg("serve").arg("--config").arg(&cfg);
+        c
+    });
+    let (status, before) = post(&daemon.url);
+    assert_eq!(status, 200, "{before}");
+    let (code, _, err) = run(std::process::Command::new("softhsm2-util")
+        .env("SOFTHSM2_CONF", softhsm::conf())
+        .args(["--delete-token", "--token"])
+        .arg(&token.label));
+    assert_eq!(code, 0, "{err}");
+    // The background monitor notices within a few intervals.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if daemon.logs.lock().unwrap().contains("PKCS#11 token unavailable") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no unavailability report; logs:\n{}",
+            daemon.logs.lock().unwrap()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let (status, after) = post(&daemon.url);
+    assert_eq!(status, 200, "{after}");
+    assert_eq!(
+        after, before,
+        "the cached OrchestratorInfo response is served unchanged"
+    );
+    let json: serde_json::Value = serde_json::from_str(&after).unwrap();
+    let sig = hex::decode(json["signature"].as_str().unwrap()).unwrap();
+    verify_sig(
+        &c_address(),
+        &keccak256(orch_info::message(&c_address()).as_bytes()),
+        &sig,
+    )
+    .unwrap();
 }

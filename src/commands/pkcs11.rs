@@ -14,8 +14,8 @@ use crate::cli::{Pkcs11Command, Pkcs11Generate, Pkcs11Import};
 use crate::eth::{hex, keccak256, recover_digest, Address};
 use crate::keys::keystore::{read_secret_file, KeyFile, V3Error};
 use crate::keys::pkcs11::{
-    admin, ec, find_token, list_keys, list_tokens, login_session, module, KeySelector, Pkcs11Backend, Pkcs11Error,
-    Target,
+    admin, ec, find_token, list_keys, list_tokens, login_session, module, KeySelector, Pkcs11Backend,
+    Pkcs11Error, Target,
 };
 use crate::signer::Signer;
 
@@ -27,7 +27,9 @@ fn fail(e: Pkcs11Error) -> Failure {
     }
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, Failure> + Send + 'static) -> Result<T, Failure> {
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, Failure> + Send + 'static,
+) -> Result<T, Failure> {
     tokio::task::spawn_blocking(f)
         .await
         .context("PKCS#11 task failed")
@@ -86,7 +88,11 @@ fn list(target: &Target) -> Result<(), Failure> {
         println!(
             "key label {:?} id {} curve {} address {}",
             k.label,
-            if k.id.is_empty() { "-".into() } else { hex::encode(&k.id) },
+            if k.id.is_empty() {
+                "-".into()
+            } else {
+                hex::encode(&k.id)
+            },
             ec::short_curve_name(&k.params),
             k.address().map(|a| a.to_checksum()).unwrap_or_else(|| "-".into())
         );
@@ -222,10 +228,9 @@ async fn import(target: Target, args: Pkcs11Import) -> Result<(), Failure> {
     let backend = blocking(move || Pkcs11Backend::open_blocking(backend_target, 1).map_err(fail)).await?;
     let signer = Signer::new(Box::new(backend));
     let digest = keccak256(b"livepeer-signer pkcs11 import check");
-    let sig = signer
-        .sign_digest(&digest)
-        .await
-        .map_err(|e| Failure::runtime(anyhow::Error::new(e).context("test signature through the token failed")))?;
+    let sig = signer.sign_digest(&digest).await.map_err(|e| {
+        Failure::runtime(anyhow::Error::new(e).context("test signature through the token failed"))
+    })?;
     let recovered = recover_digest(&digest, sig.as_bytes())
         .map_err(|e| Failure::runtime(anyhow!("test signature does not recover: {e}")))?;
     if recovered != address {

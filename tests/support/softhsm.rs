@@ -119,11 +119,16 @@ impl Token {
             let slots = ctx.get_all_slots().unwrap();
             let free = slots
                 .into_iter()
-                .find(|s| ctx.get_token_info(*s).map(|i| !i.token_initialized()).unwrap_or(false))
+                .find(|s| {
+                    ctx.get_token_info(*s)
+                        .map(|i| !i.token_initialized())
+                        .unwrap_or(false)
+                })
                 .expect("SoftHSM2 always offers one uninitialised slot");
             ctx.init_token(free, &SecretString::from(SO_PIN), &label).unwrap();
             // SoftHSM renumbers the slot on init: find it again by label.
-            let (slot, _) = find_token(&ctx, Path::new(MODULE), &TokenSelector::Label(label.clone())).unwrap();
+            let (slot, _) =
+                find_token(&ctx, Path::new(MODULE), &TokenSelector::Label(label.clone())).unwrap();
             let so = ctx.open_rw_session(slot).unwrap();
             so.login(UserType::So, Some(&SecretString::from(SO_PIN))).unwrap();
             so.init_pin(&SecretString::from(USER_PIN)).unwrap();
@@ -138,7 +143,8 @@ impl Token {
     /// A logged-in read/write user session on this token.
     pub fn session(&self) -> Session {
         let ctx = ctx();
-        let (slot, desc) = find_token(&ctx, Path::new(MODULE), &TokenSelector::Label(self.label.clone())).unwrap();
+        let (slot, desc) =
+            find_token(&ctx, Path::new(MODULE), &TokenSelector::Label(self.label.clone())).unwrap();
         login_session(&ctx, slot, &SecretString::from(USER_PIN), true, &desc).unwrap()
     }
 

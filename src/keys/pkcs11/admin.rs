@@ -15,7 +15,10 @@ use crate::eth::hex;
 /// or public key in the token (the backend needs the key to be unique).
 pub fn ensure_unused(session: &Session, label: &str, id: &[u8], token: &str) -> Result<(), Pkcs11Error> {
     for class in [ObjectClass::PRIVATE_KEY, ObjectClass::PUBLIC_KEY] {
-        for attr in [Attribute::Label(label.as_bytes().to_vec()), Attribute::Id(id.to_vec())] {
+        for attr in [
+            Attribute::Label(label.as_bytes().to_vec()),
+            Attribute::Id(id.to_vec()),
+        ] {
             let what = match &attr {
                 Attribute::Label(_) => format!("label {label:?}"),
                 _ => format!("id {}", hex::encode(id)),
@@ -169,7 +172,9 @@ pub fn custody(session: &Session, key: ObjectHandle, token: &str) -> Result<Cust
         )
         .map_err(|e| Pkcs11Error::call(token, "C_GetAttributeValue", e))?;
     let value_readable = match session.get_attributes(key, &[AttributeType::Value]) {
-        Ok(v) => v.iter().any(|a| matches!(a, Attribute::Value(x) if !x.is_empty())),
+        Ok(v) => v
+            .iter()
+            .any(|a| matches!(a, Attribute::Value(x) if !x.is_empty())),
         Err(_) => false,
     };
     Ok(Custody {

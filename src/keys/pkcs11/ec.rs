@@ -15,8 +15,14 @@ const KNOWN_CURVES: &[(&[u8], &str)] = &[
         &[0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07],
         "P-256 / prime256v1 / secp256r1 (OID 1.2.840.10045.3.1.7)",
     ),
-    (&[0x06, 0x05, 0x2B, 0x81, 0x04, 0x00, 0x22], "P-384 / secp384r1 (OID 1.3.132.0.34)"),
-    (&[0x06, 0x05, 0x2B, 0x81, 0x04, 0x00, 0x23], "P-521 / secp521r1 (OID 1.3.132.0.35)"),
+    (
+        &[0x06, 0x05, 0x2B, 0x81, 0x04, 0x00, 0x22],
+        "P-384 / secp384r1 (OID 1.3.132.0.34)",
+    ),
+    (
+        &[0x06, 0x05, 0x2B, 0x81, 0x04, 0x00, 0x23],
+        "P-521 / secp521r1 (OID 1.3.132.0.35)",
+    ),
     (
         &[0x06, 0x09, 0x2B, 0x24, 0x03, 0x03, 0x02, 0x08, 0x01, 0x01, 0x07],
         "brainpoolP256r1 (OID 1.3.36.3.3.2.8.1.1.7)",
@@ -39,7 +45,10 @@ pub fn curve_name(params: &[u8]) -> String {
             if params.is_empty() {
                 "no CKA_EC_PARAMS".into()
             } else {
-                format!("unknown curve (CKA_EC_PARAMS {})", crate::eth::hex::encode(params))
+                format!(
+                    "unknown curve (CKA_EC_PARAMS {})",
+                    crate::eth::hex::encode(params)
+                )
             }
         })
 }
@@ -164,7 +173,10 @@ mod tests {
         let mut off = vec![0x04];
         off.extend_from_slice(&[0xFF; 64]);
         assert_eq!(parse_ec_point(&off).unwrap_err(), PointError::NotOnCurve);
-        assert!(matches!(parse_ec_point(&[]), Err(PointError::Format { len: 0, .. })));
+        assert!(matches!(
+            parse_ec_point(&[]),
+            Err(PointError::Format { len: 0, .. })
+        ));
     }
 
     #[test]

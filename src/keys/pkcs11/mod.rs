@@ -25,7 +25,7 @@ pub mod ec;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
@@ -117,7 +117,9 @@ pub enum Pkcs11Error {
         token: String,
     },
     /// The user PIN is locked.
-    #[error("the user PIN of {token} is locked (CKR_PIN_LOCKED); the token's security officer must reset it")]
+    #[error(
+        "the user PIN of {token} is locked (CKR_PIN_LOCKED); the token's security officer must reset it"
+    )]
     PinLocked {
         /// The token.
         token: String,
@@ -353,7 +355,9 @@ pub fn rv_name(rv: RvError) -> String {
 
 fn hint(rv: RvError) -> &'static str {
     match rv {
-        RvError::DeviceRemoved | RvError::TokenNotPresent => "the token was removed or the HSM is unreachable",
+        RvError::DeviceRemoved | RvError::TokenNotPresent => {
+            "the token was removed or the HSM is unreachable"
+        }
         RvError::DeviceError => "the token or its connection failed",
         RvError::SessionHandleInvalid | RvError::SessionClosed => "the session was closed",
         RvError::UserNotLoggedIn => "the session is no longer logged in",
@@ -461,13 +465,13 @@ impl Target {
                 ))
             }
         };
-        let id = match &config.key_id {
-            Some(s) => Some(
-                hex::decode(s)
-                    .map_err(|e| Pkcs11Error::Usage(format!("[key.pkcs11] key_id = {s:?} is not hex: {e}")))?,
-            ),
-            None => None,
-        };
+        let id =
+            match &config.key_id {
+                Some(s) => Some(hex::decode(s).map_err(|e| {
+                    Pkcs11Error::Usage(format!("[key.pkcs11] key_id = {s:?} is not hex: {e}"))
+                })?),
+                None => None,
+            };
         let pin = read_pin(config)?;
         Ok(Target {
             module: config.module.clone(),
@@ -485,7 +489,9 @@ impl Target {
 pub fn read_pin(config: &Pkcs11Config) -> Result<SecretString, Pkcs11Error> {
     match (&config.pin_file, &config.pin_env) {
         (Some(file), None) => read_secret_file(file).map_err(|e| {
-            Pkcs11Error::Pin(format!("{e}; fix [key.pkcs11] pin_file (it must hold the user PIN)"))
+            Pkcs11Error::Pin(format!(
+                "{e}; fix [key.pkcs11] pin_file (it must hold the user PIN)"
+            ))
         }),
         (None, Some(var)) => match std::env::var(var) {
             Ok(v) if !v.trim().is_empty() => Ok(SecretString::from(v.trim().to_owned())),
@@ -578,7 +584,11 @@ pub fn list_tokens(ctx: &Pkcs11, module: &Path) -> Result<Vec<TokenSummary>, Pkc
         out.push(TokenSummary {
             slot,
             label: info.label().trim_end().to_string(),
-            model: format!("{} {}", info.manufacturer_id().trim_end(), info.model().trim_end()),
+            model: format!(
+                "{} {}",
+                info.manufacturer_id().trim_end(),
+                info.model().trim_end()
+            ),
             serial: info.serial_number().trim_end().to_string(),
         });
     }
@@ -614,7 +624,11 @@ pub fn find_token(ctx: &Pkcs11, module: &Path, sel: &TokenSelector) -> Result<(S
                 many => Err(Pkcs11Error::AmbiguousToken {
                     label: label.clone(),
                     count: many.len(),
-                    slots: many.iter().map(|t| t.slot.id().to_string()).collect::<Vec<_>>().join(", "),
+                    slots: many
+                        .iter()
+                        .map(|t| t.slot.id().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
                 }),
             }
         }
@@ -622,17 +636,27 @@ pub fn find_token(ctx: &Pkcs11, module: &Path, sel: &TokenSelector) -> Result<(S
             let all = ctx
                 .get_all_slots()
                 .map_err(|e| Pkcs11Error::call(&module.display().to_string(), "C_GetSlotList", e))?;
-            let slot = all.iter().copied().find(|s| s.id() == *id).ok_or_else(|| Pkcs11Error::SlotNotFound {
-                slot: *id,
-                module: module.to_path_buf(),
-                present: if all.is_empty() {
-                    "none".into()
-                } else {
-                    all.iter().map(|s| s.id().to_string()).collect::<Vec<_>>().join(", ")
-                },
-            })?;
+            let slot =
+                all.iter()
+                    .copied()
+                    .find(|s| s.id() == *id)
+                    .ok_or_else(|| Pkcs11Error::SlotNotFound {
+                        slot: *id,
+                        module: module.to_path_buf(),
+                        present: if all.is_empty() {
+                            "none".into()
+                        } else {
+                            all.iter()
+                                .map(|s| s.id().to_string())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        },
+                    })?;
             let desc = format!("slot {id}");
-            let present = ctx.get_slot_info(slot).map(|i| i.token_present()).unwrap_or(false);
+            let present = ctx
+                .get_slot_info(slot)
+                .map(|i| i.token_present())
+                .unwrap_or(false);
             if !present {
                 return Err(Pkcs11Error::TokenAbsent { token: desc });
             }
@@ -712,7 +736,11 @@ fn label_and_id(label: &[u8], id: &[u8]) -> String {
     format!(
         "label {:?} id {}",
         String::from_utf8_lossy(label),
-        if id.is_empty() { "-".into() } else { hex::encode(id) }
+        if id.is_empty() {
+            "-".into()
+        } else {
+            hex::encode(id)
+        }
     )
 }
 
@@ -750,7 +778,10 @@ pub fn list_keys(session: &Session, token: &str) -> Result<Vec<KeySummary>, Pkcs
     let mut out = Vec::new();
     for handle in handles {
         let attrs = session
-            .get_attributes(handle, &[AttributeType::Label, AttributeType::Id, AttributeType::EcParams])
+            .get_attributes(
+                handle,
+                &[AttributeType::Label, AttributeType::Id, AttributeType::EcParams],
+            )
             .map_err(|e| Pkcs11Error::call(token, "C_GetAttributeValue", e))?;
         let label = bytes_attr(&attrs, AttributeType::Label).unwrap_or_default();
         let id = bytes_attr(&attrs, AttributeType::Id).unwrap_or_default();
@@ -780,7 +811,13 @@ fn describe_keys(keys: &[KeySummary]) -> String {
         "none".into()
     } else {
         keys.iter()
-            .map(|k| format!("{} ({})", label_and_id(k.label.as_bytes(), &k.id), ec::short_curve_name(&k.params)))
+            .map(|k| {
+                format!(
+                    "{} ({})",
+                    label_and_id(k.label.as_bytes(), &k.id),
+                    ec::short_curve_name(&k.params)
+                )
+            })
             .collect::<Vec<_>>()
             .join("; ")
     }
@@ -944,7 +981,12 @@ fn public_point(
 
 /// `C_Sign` with `CKM_ECDSA` over `digest` exactly as given; returns the
 /// token's raw `r‖s` as a [`Signature`] (`s` may be high). Blocking.
-pub fn sign_raw(session: &Session, key: ObjectHandle, digest: &[u8; 32], token: &str) -> Result<Signature, Pkcs11Error> {
+pub fn sign_raw(
+    session: &Session,
+    key: ObjectHandle,
+    digest: &[u8; 32],
+    token: &str,
+) -> Result<Signature, Pkcs11Error> {
     let out = session
         .sign(&Mechanism::Ecdsa, key, digest)
         .map_err(|e| Pkcs11Error::call(token, "C_Sign", e))?;
@@ -962,7 +1004,12 @@ pub fn sign_raw(session: &Session, key: ObjectHandle, digest: &[u8; 32], token: 
 
 /// Signs a fixed digest with the private key and checks it against the
 /// public key found: proves they are a pair and that `CKM_ECDSA` works.
-pub fn check_pair(session: &Session, key: &FoundKey, sel: &KeySelector, token: &str) -> Result<(), Pkcs11Error> {
+pub fn check_pair(
+    session: &Session,
+    key: &FoundKey,
+    sel: &KeySelector,
+    token: &str,
+) -> Result<(), Pkcs11Error> {
     let digest = keccak256(b"livepeer-signer pkcs11 key pair check");
     let sig = sign_raw(session, key.handle, &digest, token)?;
     // k256's verifier accepts only low-s; this check is about the key pair,
@@ -989,6 +1036,7 @@ struct Shared {
     idle: Mutex<Vec<Option<Session>>>,
     permits: Arc<Semaphore>,
     available: AtomicBool,
+    reconnects: AtomicU64,
 }
 
 impl Shared {
@@ -999,12 +1047,13 @@ impl Shared {
     /// Opens and logs in a fresh session, re-resolving the token (its slot
     /// may change after a re-plug) and the key handle.
     fn reconnect(&self) -> Result<Session, Pkcs11Error> {
-        let (slot, desc) = find_token(&self.ctx, &self.target.module, &self.target.token).map_err(|e| match e {
-            Pkcs11Error::TokenNotFound { label, .. } => Pkcs11Error::TokenAbsent {
-                token: format!("token {label:?}"),
-            },
-            e => e,
-        })?;
+        let (slot, desc) =
+            find_token(&self.ctx, &self.target.module, &self.target.token).map_err(|e| match e {
+                Pkcs11Error::TokenNotFound { label, .. } => Pkcs11Error::TokenAbsent {
+                    token: format!("token {label:?}"),
+                },
+                e => e,
+            })?;
         let session = login_session(&self.ctx, slot, &self.target.pin, false, &desc)?;
         let found = find_key(&session, &self.target.key, &desc)?;
         if found.public_key != self.public_key {
@@ -1044,7 +1093,10 @@ impl Shared {
         loop {
             if lease.is_none() {
                 match self.reconnect() {
-                    Ok(s) => *lease = Some(s),
+                    Ok(s) => {
+                        self.reconnects.fetch_add(1, Ordering::Relaxed);
+                        *lease = Some(s)
+                    }
                     Err(e) => {
                         self.set_available(false, Some(&e));
                         return Err(e);
@@ -1065,7 +1117,9 @@ impl Shared {
                     retried = true;
                 }
                 Err(e) => {
-                    if e.rv().is_some_and(|rv| is_unavailable(rv) || is_session_error(rv)) {
+                    if e.rv()
+                        .is_some_and(|rv| is_unavailable(rv) || is_session_error(rv))
+                    {
                         self.set_available(false, Some(&e));
                     }
                     return Err(e);
@@ -1152,6 +1206,7 @@ impl Pkcs11Backend {
                 idle: Mutex::new(idle),
                 permits: Arc::new(Semaphore::new(sessions)),
                 available: AtomicBool::new(true),
+                reconnects: AtomicU64::new(0),
                 target,
             }),
             describe,
@@ -1161,6 +1216,11 @@ impl Pkcs11Backend {
     /// Whether the last operation or probe reached the token.
     pub fn is_available(&self) -> bool {
         self.shared.available.load(Ordering::SeqCst)
+    }
+
+    /// How many sessions were reopened (and re-logged-in) after errors.
+    pub fn reconnects(&self) -> u64 {
+        self.shared.reconnects.load(Ordering::Relaxed)
     }
 
     async fn lease(&self) -> Result<Lease, BackendError> {
@@ -1198,7 +1258,9 @@ impl Pkcs11Backend {
         });
         match tokio::time::timeout(SIGN_TIMEOUT, task).await {
             Ok(Ok(result)) => result.map_err(BackendError::from),
-            Ok(Err(e)) => Err(BackendError::Unavailable(format!("PKCS#11 {what} task failed: {e}"))),
+            Ok(Err(e)) => Err(BackendError::Unavailable(format!(
+                "PKCS#11 {what} task failed: {e}"
+            ))),
             Err(_) => Err(BackendError::Timeout(format!(
                 "{}: {what} did not finish within {} s",
                 self.shared.token_desc(),
