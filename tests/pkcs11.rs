@@ -10,6 +10,7 @@
 mod softhsm;
 mod support;
 
+use std::path::Path;
 use std::sync::Arc;
 
 use cryptoki::mechanism::Mechanism;
@@ -595,34 +596,88 @@ fn generate_list_import_round_trip_and_custody() {
     assert!(out.starts_with("ok: pkcs11 "), "{out}");
     assert!(out.contains(&generated.to_checksum()), "{out}");
 
-    // Custody, read back in this process: the scalar cannot be read.
+    // Custody, read back by an independent PKCS#11 client (opensc's
+    // pkcs11-tool, a separate process: SoftHSM2 only guarantees a consistent
+    // view of a token another process changed to a freshly started process).
+    let (code, out, err) = run(std::process::Command::new("pkcs11-tool")
+        .env("SOFTHSM2_CONF", softhsm::conf())
+        .args(["--module", softhsm::MODULE, "--token-label"])
+        .arg(&token.label)
+        .args([
+            "--login",
+            "--pin",
+            softhsm::USER_PIN,
+            "--list-objects",
+            "--type",
+            "privkey",
+        ]));
+    assert_eq!(code, 0, "pkcs11-tool (opensc) is required: {err}");
+    let fresh = out
+        .split("Private Key Object")
+        .find(|o| o.contains("label:      fresh"))
+        .expect(&out);
+    assert!(
+        fresh.contains("Access:     sensitive, always sensitive, never extractable, local"),
+        "{out}"
+    );
+    assert!(fresh.contains("sign"), "{out}");
+    let imported = out
+        .split("Private Key Object")
+        .find(|o| o.contains("label:      imported"))
+        .expect(&out);
+    assert!(imported.contains("Access:     sensitive"), "{out}");
+    assert!(
+        !imported.contains("never extractable"),
+        "imported keys were once outside: {out}"
+    );
+}
+
+#[test]
+fn generated_key_is_non_extractable_and_its_value_unreadable() {
+    let token = Token::new("custody");
     let s = token.session();
-    let fresh = s
-        .find_objects(&[
-            Attribute::Class(ObjectClass::PRIVATE_KEY),
-            Attribute::Label(b"fresh".to_vec()),
-        ])
-        .unwrap();
-    assert_eq!(fresh.len(), 1);
-    let c = admin::custody(&s, fresh[0], &token.label).unwrap();
+    let found = admin::generate_key(&s, "gen", &[0x0d], &token.label).unwrap();
+    let c = admin::custody(&s, found.handle, &token.label).unwrap();
     assert!(c.is_non_extractable(), "{c:?}");
-    assert_eq!(c.never_extractable, Some(true));
-    assert_eq!(c.always_sensitive, Some(true));
-    let value = s.get_attributes(fresh[0], &[cryptoki::object::AttributeType::Value]);
+    assert_eq!(
+        (
+            c.sensitive,
+            c.extractable,
+            c.always_sensitive,
+            c.never_extractable,
+            c.value_readable
+        ),
+        (Some(true), Some(false), Some(true), Some(true), false)
+    );
+    // Reading CKA_VALUE directly gives nothing (CKR_ATTRIBUTE_SENSITIVE).
+    let value = s.get_attributes(found.handle, &[cryptoki::object::AttributeType::Value]);
     assert!(
         !matches!(&value, Ok(v) if v.iter().any(|a| matches!(a, Attribute::Value(_)))),
         "{value:?}"
     );
-    let imported = s
-        .find_objects(&[
-            Attribute::Class(ObjectClass::PRIVATE_KEY),
-            Attribute::Label(b"imported".to_vec()),
-        ])
-        .unwrap();
-    let c = admin::custody(&s, imported[0], &token.label).unwrap();
-    assert!(c.is_non_extractable(), "{c:?}");
-    // An imported key was known outside the token once; the token says so.
-    assert_eq!(c.never_extractable, Some(false));
+    // Neither can it be made extractable afterwards.
+    let r = s.update_attributes(found.handle, &[Attribute::Extractable(true)]);
+    assert!(r.is_err(), "CKA_EXTRACTABLE must not flip back to true");
+    // And the generated key signs through the backend.
+    let b = Pkcs11Backend::open_blocking(
+        Target::from_config(&token.config(None, Some("0d"), 1)).unwrap(),
+        1,
+    )
+    .unwrap();
+    assert_eq!(b.public_key(), &found.public_key);
+
+    let imported = {
+        import_c_key(&token, "imp", &[0x0c]);
+        let h = s
+            .find_objects(&[
+                Attribute::Class(ObjectClass::PRIVATE_KEY),
+                Attribute::Label(b"imp".to_vec()),
+            ])
+            .unwrap();
+        admin::custody(&s, h[0], &token.label).unwrap()
+    };
+    assert!(imported.is_non_extractable(), "{imported:?}");
+    assert_eq!(imported.never_extractable, Some(false));
 }
 
 #[test]
@@ -690,4 +745,29 @@ fn serve_keeps_serving_the_cached_signature_while_the_token_is_gone() {
         &sig,
     )
     .unwrap();
+}
+
+#[test]
+fn example_config_is_valid_and_works_with_env_overrides() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/pkcs11.example.toml");
+    let (code, out, err) = run(softhsm::bin()
+        .args(["check", "--offline", "--config"])
+        .arg(&example));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out.trim(),
+        format!("config ok: {} (backend pkcs11)", example.display())
+    );
+
+    // The same file against a real token, with only the token and PIN
+    // overridden from the environment.
+    let token = Token::new("example");
+    import_c_key(&token, "orchestrator-signer", &[0x0e]);
+    let (code, out, err) = run(softhsm::bin()
+        .args(["address", "--config"])
+        .arg(&example)
+        .env("LIVEPEER_SIGNER__KEY__PKCS11__TOKEN_LABEL", &token.label)
+        .env("LIVEPEER_SIGNER__KEY__PKCS11__PIN_FILE", &token.pin_file));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, format!("{}\n", support::C_ADDRESS));
 }
