@@ -1222,51 +1222,51 @@ impl Pkcs11Backend {
     pub fn reconnects(&self) -> u64 {
         self.shared.reconnects.load(Ordering::Relaxed)
     }
+}
 
-    async fn lease(&self) -> Result<Lease, BackendError> {
-        let permit = self
-            .shared
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| BackendError::Unavailable("PKCS#11 session pool closed".into()))?;
-        let session = self
-            .shared
-            .idle
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .pop()
-            .flatten();
-        Ok(Lease {
-            shared: self.shared.clone(),
-            session,
-            _permit: permit,
-        })
-    }
+/// Waits for a free session (one operation per session at a time).
+async fn lease(shared: &Arc<Shared>) -> Result<Lease, BackendError> {
+    let permit = shared
+        .permits
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| BackendError::Unavailable("PKCS#11 session pool closed".into()))?;
+    let session = shared
+        .idle
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .pop()
+        .flatten();
+    Ok(Lease {
+        shared: shared.clone(),
+        session,
+        _permit: permit,
+    })
+}
 
-    /// Runs `op` with a leased session on a blocking thread.
-    async fn with_session<T: Send + 'static>(
-        &self,
-        what: &'static str,
-        op: impl Fn(&Shared, &Session, ObjectHandle) -> Result<T, Pkcs11Error> + Send + 'static,
-    ) -> Result<T, BackendError> {
-        let mut lease = self.lease().await?;
-        let task = tokio::task::spawn_blocking(move || {
-            let shared = lease.shared.clone();
-            shared.run(&mut lease.session, op)
-        });
-        match tokio::time::timeout(SIGN_TIMEOUT, task).await {
-            Ok(Ok(result)) => result.map_err(BackendError::from),
-            Ok(Err(e)) => Err(BackendError::Unavailable(format!(
-                "PKCS#11 {what} task failed: {e}"
-            ))),
-            Err(_) => Err(BackendError::Timeout(format!(
-                "{}: {what} did not finish within {} s",
-                self.shared.token_desc(),
-                SIGN_TIMEOUT.as_secs()
-            ))),
-        }
+/// Runs `op` with a leased session on a blocking thread (with recovery, see
+/// [`Shared::run`]), bounded by [`SIGN_TIMEOUT`].
+async fn with_session<T: Send + 'static>(
+    shared: &Arc<Shared>,
+    what: &'static str,
+    op: impl Fn(&Shared, &Session, ObjectHandle) -> Result<T, Pkcs11Error> + Send + 'static,
+) -> Result<T, BackendError> {
+    let mut lease = lease(shared).await?;
+    let task = tokio::task::spawn_blocking(move || {
+        let shared = lease.shared.clone();
+        shared.run(&mut lease.session, op)
+    });
+    match tokio::time::timeout(SIGN_TIMEOUT, task).await {
+        Ok(Ok(result)) => result.map_err(BackendError::from),
+        Ok(Err(e)) => Err(BackendError::Unavailable(format!(
+            "PKCS#11 {what} task failed: {e}"
+        ))),
+        Err(_) => Err(BackendError::Timeout(format!(
+            "{}: {what} did not finish within {} s",
+            shared.token_desc(),
+            SIGN_TIMEOUT.as_secs()
+        ))),
     }
 }
 
@@ -1278,11 +1278,7 @@ async fn monitor(shared: Weak<Shared>) {
     loop {
         tick.tick().await;
         let Some(strong) = shared.upgrade() else { return };
-        let backend = Pkcs11Backend {
-            shared: strong,
-            describe: String::new(),
-        };
-        let _ = backend.probe().await;
+        let _ = with_session(&strong, "probe", ping).await;
     }
 }
 
@@ -1325,7 +1321,7 @@ impl KeyBackend for Pkcs11Backend {
     /// no recovery id).
     async fn sign_digest(&self, digest: &[u8; 32]) -> Result<Signature, BackendError> {
         let digest = *digest;
-        self.with_session("C_Sign", move |shared, session, key| {
+        with_session(&self.shared, "C_Sign", move |shared, session, key| {
             sign_raw(session, key, &digest, &shared.token_desc())
         })
         .await
@@ -1335,6 +1331,6 @@ impl KeyBackend for Pkcs11Backend {
     /// once if it fails). [`BackendError::Unavailable`] when the token is
     /// gone.
     async fn probe(&self) -> Result<(), BackendError> {
-        self.with_session("probe", ping).await
+        with_session(&self.shared, "probe", ping).await
     }
 }
