@@ -1166,11 +1166,12 @@ impl Pkcs11Backend {
     /// `sessions` logged-in sessions. Runs on a blocking thread; starts the
     /// background monitor when called inside a tokio runtime.
     pub async fn open(config: &Pkcs11Config) -> Result<Self, BackendError> {
-        let target = Target::from_config(config)?;
+        let config = config.clone();
         let sessions = config.sessions.max(1);
-        let backend = tokio::task::spawn_blocking(move || Self::open_blocking(target, sessions))
-            .await
-            .map_err(|e| BackendError::Unavailable(format!("PKCS#11 open task failed: {e}")))??;
+        let backend =
+            tokio::task::spawn_blocking(move || Self::open_blocking(Target::from_config(&config)?, sessions))
+                .await
+                .map_err(|e| BackendError::Unavailable(format!("PKCS#11 open task failed: {e}")))??;
         let weak = Arc::downgrade(&backend.shared);
         tokio::spawn(monitor(weak));
         Ok(backend)
@@ -1196,6 +1197,26 @@ impl Pkcs11Backend {
             "pkcs11 {desc} key {} (module {})",
             target.key,
             target.module.display()
+        );
+        let library = ctx
+            .get_library_info()
+            .map(|i| {
+                format!(
+                    "{} {} {}",
+                    i.manufacturer_id().trim_end(),
+                    i.library_description().trim_end(),
+                    i.library_version()
+                )
+            })
+            .unwrap_or_default();
+        tracing::info!(
+            token = %desc,
+            key = %target.key,
+            address = %Address::from_public_key(&found.public_key),
+            sessions,
+            module = %target.module.display(),
+            %library,
+            "PKCS#11 key found; key pair checked with a test signature; session pool logged in"
         );
         Ok(Pkcs11Backend {
             shared: Arc::new(Shared {
