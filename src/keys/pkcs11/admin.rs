@@ -8,7 +8,8 @@ use cryptoki::session::Session;
 use k256::ecdsa::SigningKey;
 use zeroize::{Zeroize, Zeroizing};
 
-use super::{bool_attr, ec, find_key, FoundKey, KeySelector, Pkcs11Error};
+use super::token::bool_attr;
+use super::{ec, find_key, FoundKey, KeySelector, Pkcs11Error};
 use crate::eth::hex;
 
 /// Refuses to create a key whose label or id is already used by a private
