@@ -285,7 +285,50 @@ async fn probe_reports_unavailable_when_the_token_is_gone() {
     assert!(!backend.is_available());
     let e = backend.sign_digest(&[7u8; 32]).await.expect_err("token deleted");
     assert!(matches!(e, BackendError::Unavailable(_)), "{e:?}");
-    println!("probe error: {e}");
+    assert!(e.to_string().contains(&token.label), "{e}");
+
+    // The token comes back (same label, same key, new slot): the next call
+    // reopens, logs in, finds the key again and signs.
+    let back = Token::with_label(&token.label);
+    import_c_key(&back, "k", &[0x05]);
+    backend.probe().await.unwrap();
+    assert!(backend.is_available());
+    let digest = keccak256(b"back again");
+    let raw = backend.sign_digest(&digest).await.unwrap();
+    let signer = Signer::new(Box::new(
+        Pkcs11Backend::open(&back.config(Some("k"), None, 1))
+            .await
+            .unwrap(),
+    ));
+    verify_digest(
+        &c_address(),
+        &digest,
+        signer.finalize(&digest, &raw).unwrap().as_bytes(),
+    )
+    .unwrap();
+    assert!(backend.reconnects() >= 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_different_key_after_reconnect_is_refused() {
+    let token = Token::new("swapped");
+    import_c_key(&token, "k", &[0x05]);
+    let backend = Pkcs11Backend::open(&token.config(Some("k"), None, 1))
+        .await
+        .unwrap();
+    let (code, _, err) = run(std::process::Command::new("softhsm2-util")
+        .env("SOFTHSM2_CONF", softhsm::conf())
+        .args(["--delete-token", "--token"])
+        .arg(&token.label));
+    assert_eq!(code, 0, "{err}");
+    let back = Token::with_label(&token.label);
+    let other = SigningKey::from_slice(&keccak256(b"someone else")).unwrap();
+    admin::import_key(&back.session(), &other, "k", &[0x05], &back.label).unwrap();
+    let e = backend.sign_digest(&[9u8; 32]).await.expect_err("another key");
+    let msg = e.to_string();
+    assert!(msg.contains("refusing to sign with another key"), "{msg}");
+    assert!(msg.contains(support::C_ADDRESS), "{msg}");
+    assert!(matches!(e, BackendError::Malformed(_)), "{e:?}");
 }
 
 /// Generates a key pair with cryptoki directly (bypassing our uniqueness

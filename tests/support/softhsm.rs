@@ -113,6 +113,13 @@ impl Token {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let mut label = format!("{n}-{name}");
         label.truncate(32);
+        Token::with_label(&label)
+    }
+
+    /// Initialises a new token with exactly `label` (e.g. to bring back a
+    /// deleted token).
+    pub fn with_label(label: &str) -> Token {
+        let label = label.to_string();
         let ctx = ctx();
         {
             let _guard = INIT_TOKEN.lock().unwrap_or_else(|p| p.into_inner());
