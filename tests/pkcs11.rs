@@ -814,3 +814,33 @@ fn example_config_is_valid_and_works_with_env_overrides() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, format!("{}\n", support::C_ADDRESS));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pin_changed_under_a_running_backend_is_tried_once_then_not_again() {
+    let token = Token::new("pinchange");
+    import_c_key(&token, "k", &[0x01]);
+    let backend = Pkcs11Backend::open(&token.config(Some("k"), None, 1))
+        .await
+        .unwrap();
+    backend.sign_digest(&[1u8; 32]).await.unwrap();
+    let other = token.session();
+    other
+        .set_pin(
+            &secrecy::SecretString::from(softhsm::USER_PIN),
+            &secrecy::SecretString::from("a-new-pin-0042"),
+        )
+        .unwrap();
+    other.logout().unwrap();
+    let e = backend.sign_digest(&[2u8; 32]).await.expect_err("old PIN");
+    assert!(matches!(e, BackendError::Denied(_)), "{e:?}");
+    assert!(
+        e.to_string().contains("wrong PIN") && e.to_string().contains("CKR_PIN_INCORRECT"),
+        "{e}"
+    );
+    assert!(!e.to_string().contains("0042"), "{e}");
+    // The next attempt does not call C_Login again.
+    let e = backend.probe().await.expect_err("still the old PIN");
+    assert!(matches!(e, BackendError::Denied(_)), "{e:?}");
+    assert!(e.to_string().contains("not trying C_Login again"), "{e}");
+    assert!(!backend.is_available());
+}

@@ -72,6 +72,14 @@ pub enum Pkcs11Error {
         /// The token.
         token: String,
     },
+    /// A PIN was refused earlier in this process; no further login is tried.
+    #[error("the PIN for {token} was refused earlier ({first}); not trying C_Login again, so as not to lock the token: fix [key.pkcs11] pin_file / pin_env and restart")]
+    PinRefusedBefore {
+        /// The token.
+        token: String,
+        /// The first refusal.
+        first: String,
+    },
     /// The user PIN is locked.
     #[error(
         "the user PIN of {token} is locked (CKR_PIN_LOCKED); the token's security officer must reset it"
@@ -237,7 +245,9 @@ impl From<Pkcs11Error> for BackendError {
     fn from(e: Pkcs11Error) -> Self {
         use Pkcs11Error as E;
         match &e {
-            E::WrongPin { .. } | E::PinLocked { .. } => BackendError::Denied(e.to_string()),
+            E::WrongPin { .. } | E::PinLocked { .. } | E::PinRefusedBefore { .. } => {
+                BackendError::Denied(e.to_string())
+            }
             E::TokenAbsent { .. } => BackendError::Unavailable(e.to_string()),
             E::BadSignature { .. } | E::BadPoint { .. } | E::KeyMismatch { .. } | E::KeyChanged { .. } => {
                 BackendError::Malformed(e.to_string())

@@ -217,6 +217,9 @@ struct Shared {
     permits: Arc<Semaphore>,
     available: AtomicBool,
     reconnects: AtomicU64,
+    /// Set when `C_Login` refused the PIN: later reconnects do not retry it
+    /// (every failed login counts towards the token's PIN lockout).
+    pin_refused: Mutex<Option<String>>,
 }
 
 impl Shared {
@@ -234,7 +237,15 @@ impl Shared {
                 },
                 e => e,
             })?;
-        let session = login_session(&self.ctx, slot, &self.target.pin, false, &desc)?;
+        if let Some(first) = self.pin_refused.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            return Err(Pkcs11Error::PinRefusedBefore { token: desc, first });
+        }
+        let session = login_session(&self.ctx, slot, &self.target.pin, false, &desc).map_err(|e| {
+            if matches!(e, Pkcs11Error::WrongPin { .. } | Pkcs11Error::PinLocked { .. }) {
+                *self.pin_refused.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
+            }
+            e
+        })?;
         let found = find_key(&session, &self.target.key, &desc)?;
         if found.public_key != self.public_key {
             return Err(Pkcs11Error::KeyChanged {
@@ -408,6 +419,7 @@ impl Pkcs11Backend {
                 permits: Arc::new(Semaphore::new(sessions)),
                 available: AtomicBool::new(true),
                 reconnects: AtomicU64::new(0),
+                pin_refused: Mutex::new(None),
                 target,
             }),
             describe,
