@@ -37,6 +37,10 @@ pub enum Command {
     /// Manage bearer tokens for `[[auth.tokens]]`.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage keys in the PKCS#11 token of `[key.pkcs11]` (from --config).
+    #[cfg(feature = "pkcs11")]
+    #[command(subcommand)]
+    Pkcs11(Pkcs11Command),
 }
 
 /// `token …`
@@ -77,4 +81,51 @@ pub struct KeystoreNew {
     /// geth's light scrypt parameters (n = 2^12, p = 6): tests and development only.
     #[arg(long)]
     pub light: bool,
+}
+
+/// `pkcs11 …`: uses `module`, `token_label`/`slot` and `pin_file`/`pin_env`
+/// of `[key.pkcs11]` in the config file.
+#[cfg(feature = "pkcs11")]
+#[derive(Debug, Subcommand)]
+pub enum Pkcs11Command {
+    /// List the tokens, and the EC keys of the configured token (label, id, curve, Ethereum address).
+    List,
+    /// Generate a secp256k1 key pair inside the token (sensitive, non-extractable) and print its address.
+    Generate(Pkcs11Generate),
+    /// Move a go-livepeer/geth V3 keystore key into the token (sensitive, non-extractable) and print its address.
+    Import(Pkcs11Import),
+}
+
+/// `pkcs11 generate`
+#[cfg(feature = "pkcs11")]
+#[derive(Debug, Args)]
+pub struct Pkcs11Generate {
+    /// CKA_LABEL of the new key pair (must be unused in the token).
+    #[arg(long, value_name = "LABEL")]
+    pub label: String,
+    /// CKA_ID as hex (must be unused); default: 8 random bytes.
+    #[arg(long, value_name = "HEX")]
+    pub id: Option<String>,
+}
+
+/// `pkcs11 import`
+#[cfg(feature = "pkcs11")]
+#[derive(Debug, Args)]
+pub struct Pkcs11Import {
+    /// The V3 key file (geth / go-livepeer keystore).
+    #[arg(long, value_name = "FILE")]
+    pub keystore: PathBuf,
+    /// File holding the keystore password; without it and --password-env,
+    /// the password is read from the first line of standard input.
+    #[arg(long, value_name = "FILE", conflicts_with = "password_env")]
+    pub password_file: Option<PathBuf>,
+    /// Environment variable holding the keystore password.
+    #[arg(long, value_name = "VAR")]
+    pub password_env: Option<String>,
+    /// CKA_LABEL of the imported key pair (must be unused in the token).
+    #[arg(long, value_name = "LABEL")]
+    pub label: String,
+    /// CKA_ID as hex (must be unused); default: the 20-byte address.
+    #[arg(long, value_name = "HEX")]
+    pub id: Option<String>,
 }

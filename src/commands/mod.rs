@@ -2,6 +2,8 @@
 
 mod check;
 mod keystore;
+#[cfg(feature = "pkcs11")]
+mod pkcs11;
 mod serve;
 mod token;
 
@@ -50,6 +52,8 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Check { offline } => check::check(cli.config.as_deref(), offline).await,
         Command::Keystore(KeystoreCommand::New(args)) => keystore::new(args).await,
         Command::Token(TokenCommand::New { name }) => token::new(&name),
+        #[cfg(feature = "pkcs11")]
+        Command::Pkcs11(cmd) => pkcs11::run(cli.config.as_deref(), cmd).await,
     }
 }
 
