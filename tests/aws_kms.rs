@@ -444,3 +444,21 @@ async fn probe_reports_a_kms_outage() {
     assert!(matches!(err.kind(), "unavailable" | "timeout"), "{err}");
     assert!(err.to_string().contains(&key_id), "{err}");
 }
+
+/// No credentials anywhere in the chain (and no metadata service): a clear
+/// error saying where credentials come from, exit 1.
+#[test]
+fn missing_credentials_are_a_clear_error() {
+    let emu = KmsEmulator::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = kms::write_config(tmp.path(), &emu.endpoint, "0b4e6f4e-7a60-4a6e-9d35-3d1a2b3c4d5e");
+    let mut cmd = signer_cmd(tmp.path(), &cfg, &["check"]);
+    cmd.env_remove("AWS_ACCESS_KEY_ID").env_remove("AWS_SECRET_ACCESS_KEY");
+    let (code, _, err) = run(&mut cmd);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("no AWS credentials for kms:GetPublicKey on key 0b4e6f4e-7a60-4a6e-9d35-3d1a2b3c4d5e"),
+        "{err}"
+    );
+    assert!(err.contains("never read from this config file"), "{err}");
+}

@@ -36,7 +36,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_credential_types::provider::ProvideCredentials;
 use aws_sdk_kms::config::{BehaviorVersion, Region, SharedHttpClient};
-use aws_sdk_kms::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_credential_types::provider::error::CredentialsError;
+use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_kms::operation::get_public_key::GetPublicKeyOutput;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{KeySpec, KeyUsageType, MessageType, SigningAlgorithmSpec};
@@ -220,8 +221,21 @@ pub enum AwsKmsError {
         /// The SDK's description.
         detail: String,
     },
-    /// The request failed before reaching KMS for another reason (most often:
-    /// no credentials could be loaded).
+    /// No credentials could be loaded from the chain (or the configured provider).
+    #[error(
+        "no AWS credentials for kms:{operation} on key {key_id}: {detail}; provide them through \
+         the SDK's chain (environment, [key.aws_kms] profile, web identity / IRSA, ECS task role, \
+         EC2 instance role); they are never read from this config file"
+    )]
+    NoCredentials {
+        /// The configured key id.
+        key_id: String,
+        /// `GetPublicKey` or `Sign`.
+        operation: &'static str,
+        /// What the credential providers said.
+        detail: String,
+    },
+    /// The request failed before reaching KMS for another reason.
     #[error(
         "kms:{operation} for key {key_id} failed before reaching KMS: {detail}; if this is about \
          credentials, check the chain (environment, [key.aws_kms] profile, web identity / IRSA, \
@@ -281,7 +295,9 @@ impl From<AwsKmsError> for BackendError {
             | AwsKmsError::WrongKeyUsage { .. }
             | AwsKmsError::UnsupportedKey { .. }
             | AwsKmsError::NotFound { .. } => BackendError::Config(msg),
-            AwsKmsError::AccessDenied { .. } | AwsKmsError::BadCredentials { .. } => BackendError::Denied(msg),
+            AwsKmsError::AccessDenied { .. }
+            | AwsKmsError::BadCredentials { .. }
+            | AwsKmsError::NoCredentials { .. } => BackendError::Denied(msg),
             AwsKmsError::Disabled { .. }
             | AwsKmsError::InvalidState { .. }
             | AwsKmsError::Throttled { .. }
@@ -584,23 +600,28 @@ impl Target {
             detail,
         };
         match &err {
-            SdkError::TimeoutError(_) => timeout("operation timeout".into()),
-            SdkError::DispatchFailure(d) if d.is_timeout() => timeout(DisplayErrorContext(&err).to_string()),
+            SdkError::TimeoutError(_) => timeout(error_chain(&err)),
+            SdkError::DispatchFailure(d) if d.is_timeout() => timeout(error_chain(&err)),
             SdkError::DispatchFailure(d) if d.is_io() => AwsKmsError::Unreachable {
                 key_id,
                 operation,
                 endpoint,
-                detail: DisplayErrorContext(&err).to_string(),
+                detail: error_chain(&err),
+            },
+            _ if credentials_error(&err).is_some() => AwsKmsError::NoCredentials {
+                key_id,
+                operation,
+                detail: credentials_error(&err).map(error_chain).unwrap_or_default(),
             },
             SdkError::DispatchFailure(_) | SdkError::ConstructionFailure(_) => AwsKmsError::Request {
                 key_id,
                 operation,
-                detail: DisplayErrorContext(&err).to_string(),
+                detail: error_chain(&err),
             },
             SdkError::ResponseError(_) => AwsKmsError::Malformed {
                 key_id,
                 what: "response",
-                detail: DisplayErrorContext(&err).to_string(),
+                detail: error_chain(&err),
             },
             SdkError::ServiceError(service) => {
                 let e = service.err();
@@ -660,10 +681,37 @@ impl Target {
             _ => AwsKmsError::Request {
                 key_id,
                 operation,
-                detail: DisplayErrorContext(&err).to_string(),
+                detail: error_chain(&err),
             },
         }
     }
+}
+
+/// `Display` of an error and its sources, joined with `: ` (no `Debug` dumps).
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(e) = source {
+        let s = e.to_string();
+        if !out.contains(&s) {
+            out.push_str(": ");
+            out.push_str(&s);
+        }
+        source = e.source();
+    }
+    out
+}
+
+/// The credentials error somewhere in `err`'s sources, if any.
+fn credentials_error<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a (dyn std::error::Error + 'static)> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if e.downcast_ref::<CredentialsError>().is_some() {
+            return Some(e);
+        }
+        cur = e.source();
+    }
+    None
 }
 
 /// Parses a DER `SubjectPublicKeyInfo` holding a secp256k1 point.
