@@ -6,9 +6,9 @@
 //! install hint (they never skip).
 #![cfg(feature = "aws-kms")]
 
-mod support;
 #[path = "support/kms.rs"]
 mod kms;
+mod support;
 
 use std::net::TcpListener;
 use std::process::Command;
@@ -91,12 +91,8 @@ async fn c1_flow_serve_signs_orchestrator_info_with_seeded_c_key() {
     let sig = eth_hex::decode(json["signature"].as_str().unwrap()).unwrap();
     assert_eq!(sig.len(), 65);
     assert!(sig[64] == 27 || sig[64] == 28);
-    verify_sig(
-        &c_address(),
-        &keccak256(orch_info::message(&c_address())),
-        &sig,
-    )
-    .expect("the served signature passes go-livepeer's VerifySig for the §C address");
+    verify_sig(&c_address(), &keccak256(orch_info::message(&c_address())), &sig)
+        .expect("the served signature passes go-livepeer's VerifySig for the §C address");
 
     // KMS goes away: the OrchestratorInfo response is cached, still served.
     drop(emu);
@@ -170,7 +166,10 @@ async fn wrong_key_spec_is_a_clear_config_error() {
         "{err:?}"
     );
     let msg = err.to_string();
-    assert!(msg.contains(&key_id) && msg.contains("ECC_NIST_P256") && msg.contains("ECC_SECG_P256K1"), "{msg}");
+    assert!(
+        msg.contains(&key_id) && msg.contains("ECC_NIST_P256") && msg.contains("ECC_SECG_P256K1"),
+        "{msg}"
+    );
     assert_eq!(BackendError::from(err).kind(), "config");
 }
 
@@ -186,7 +185,10 @@ async fn wrong_key_usage_is_a_clear_config_error() {
         "{err:?}"
     );
     let msg = err.to_string();
-    assert!(msg.contains(&key_id) && msg.contains("ENCRYPT_DECRYPT") && msg.contains("SIGN_VERIFY"), "{msg}");
+    assert!(
+        msg.contains(&key_id) && msg.contains("ENCRYPT_DECRYPT") && msg.contains("SIGN_VERIFY"),
+        "{msg}"
+    );
     assert_eq!(BackendError::from(err).kind(), "config");
 }
 
@@ -201,7 +203,12 @@ async fn disabled_and_pending_deletion_keys_are_clear_errors() {
     emu.client().disable_key().key_id(&key_id).send().await.unwrap();
     let probe = backend.probe().await.unwrap_err();
     assert_eq!(probe.kind(), "unavailable", "{probe}");
-    assert!(probe.to_string().contains(&format!("AWS KMS key {key_id} is disabled")), "{probe}");
+    assert!(
+        probe
+            .to_string()
+            .contains(&format!("AWS KMS key {key_id} is disabled")),
+        "{probe}"
+    );
     let sign = backend.sign_raw(&[7u8; 32]).await.unwrap_err();
     assert!(matches!(sign, AwsKmsError::Disabled { .. }), "{sign:?}");
     let err = expect_open_err(emu.open(&key_id).await);
@@ -219,7 +226,13 @@ async fn disabled_and_pending_deletion_keys_are_clear_errors() {
         .unwrap();
     let err = expect_open_err(emu.open(&key_id).await);
     assert!(
-        matches!(&err, AwsKmsError::InvalidState { operation: "GetPublicKey", .. }),
+        matches!(
+            &err,
+            AwsKmsError::InvalidState {
+                operation: "GetPublicKey",
+                ..
+            }
+        ),
         "{err:?}"
     );
     assert!(err.to_string().contains("pending deletion"), "{err}");
@@ -236,7 +249,10 @@ async fn unknown_key_id_and_alias_are_not_found() {
         let err = expect_open_err(emu.open(key_id).await);
         assert!(matches!(err, AwsKmsError::NotFound { .. }), "{err:?}");
         let msg = err.to_string();
-        assert!(msg.contains(&format!("AWS KMS key {key_id} not found in region us-east-1")), "{msg}");
+        assert!(
+            msg.contains(&format!("AWS KMS key {key_id} not found in region us-east-1")),
+            "{msg}"
+        );
         assert_eq!(BackendError::from(err).kind(), "config");
     }
 }
@@ -261,10 +277,21 @@ async fn access_denied_names_the_missing_permission() {
         .await;
     let backend = emu.open(&no_sign).await.expect("GetPublicKey is allowed");
     let err = backend.sign_raw(&[1u8; 32]).await.unwrap_err();
-    assert!(matches!(err, AwsKmsError::AccessDenied { operation: "Sign", .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            AwsKmsError::AccessDenied {
+                operation: "Sign",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     let msg = err.to_string();
     assert!(
-        msg.starts_with(&format!("AccessDenied on kms:Sign for key {no_sign}: grant kms:Sign on this key")),
+        msg.starts_with(&format!(
+            "AccessDenied on kms:Sign for key {no_sign}: grant kms:Sign on this key"
+        )),
         "{msg}"
     );
     assert_eq!(BackendError::from(err).kind(), "denied");
@@ -279,7 +306,13 @@ async fn access_denied_names_the_missing_permission() {
         .await;
     let err = expect_open_err(emu.open(&no_get).await);
     assert!(
-        matches!(err, AwsKmsError::AccessDenied { operation: "GetPublicKey", .. }),
+        matches!(
+            err,
+            AwsKmsError::AccessDenied {
+                operation: "GetPublicKey",
+                ..
+            }
+        ),
         "{err:?}"
     );
     assert!(err.to_string().contains("grant kms:GetPublicKey"), "{err}");
@@ -303,7 +336,10 @@ async fn unreachable_endpoint_is_unavailable() {
     let err = expect_open_err(r);
     assert!(matches!(err, AwsKmsError::Unreachable { .. }), "{err:?}");
     let msg = err.to_string();
-    assert!(msg.contains(&format!("cannot reach AWS KMS at {endpoint}")), "{msg}");
+    assert!(
+        msg.contains(&format!("cannot reach AWS KMS at {endpoint}")),
+        "{msg}"
+    );
     assert_eq!(BackendError::from(err).kind(), "unavailable");
 }
 
@@ -334,7 +370,10 @@ async fn stalled_endpoint_hits_the_timeout() {
     let err = expect_open_err(r);
     assert!(matches!(err, AwsKmsError::Timeout { .. }), "{err:?}");
     let msg = err.to_string();
-    assert!(msg.contains(&endpoint) && msg.contains("operation_timeout_ms = 1000"), "{msg}");
+    assert!(
+        msg.contains(&endpoint) && msg.contains("operation_timeout_ms = 1000"),
+        "{msg}"
+    );
     assert_eq!(BackendError::from(err).kind(), "timeout");
 }
 
@@ -380,7 +419,10 @@ async fn unpatched_emulator_makes_check_and_serve_exit_1() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("cannot sign the OrchestratorInfo credential"), "{err}");
+    assert!(
+        err.contains("cannot sign the OrchestratorInfo credential"),
+        "{err}"
+    );
     assert!(err.contains(&expected), "{err}");
     assert!(!err.contains("listening"), "{err}");
 }
@@ -453,7 +495,8 @@ fn missing_credentials_are_a_clear_error() {
     let tmp = tempfile::tempdir().unwrap();
     let cfg = kms::write_config(tmp.path(), &emu.endpoint, "0b4e6f4e-7a60-4a6e-9d35-3d1a2b3c4d5e");
     let mut cmd = signer_cmd(tmp.path(), &cfg, &["check"]);
-    cmd.env_remove("AWS_ACCESS_KEY_ID").env_remove("AWS_SECRET_ACCESS_KEY");
+    cmd.env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY");
     let (code, _, err) = run(&mut cmd);
     assert_eq!(code, 1, "{err}");
     assert!(
@@ -461,4 +504,59 @@ fn missing_credentials_are_a_clear_error() {
         "{err}"
     );
     assert!(err.contains("never read from this config file"), "{err}");
+}
+
+/// The shipped example config parses and validates as an aws-kms config.
+#[test]
+fn example_config_is_valid() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/aws-kms.example.toml");
+    let (config, _) =
+        livepeer_signer::config::Config::load_with_env(Some(&path), Vec::<(String, String)>::new()).unwrap();
+    assert_eq!(config.key.backend, livepeer_signer::config::BackendKind::AwsKms);
+    let a = config.key.aws_kms.unwrap();
+    assert!(a.key_id.starts_with("arn:aws:kms:"));
+    assert_eq!(
+        (a.connect_timeout_ms, a.operation_timeout_ms, a.max_attempts),
+        (3000, 10_000, 3)
+    );
+}
+
+/// ThrottlingException is retried with backoff; throttled on every attempt
+/// it becomes a clear Unavailable naming the attempts.
+#[tokio::test(flavor = "multi_thread")]
+async fn throttling_is_retried_then_reported() {
+    let emu = KmsEmulator::start();
+    let c = support::c_key();
+    // One throttled Sign, 2 attempts: the retry succeeds.
+    let once = emu.create_throttled_key(&c, 1).await;
+    let signer = Signer::new(Box::new(emu.open(&once).await.unwrap()));
+    let sig = signer
+        .sign_digest(&[9u8; 32])
+        .await
+        .expect("retried after throttling");
+    verify_digest(&c_address(), &[9u8; 32], sig.as_bytes()).unwrap();
+
+    // Throttled on every attempt.
+    let always = emu.create_throttled_key(&c, 1000).await;
+    let backend = emu.open(&always).await.unwrap();
+    let err = backend.sign_raw(&[9u8; 32]).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            AwsKmsError::Throttled {
+                operation: "Sign",
+                attempts: 2,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&format!(
+            "AWS KMS throttled kms:Sign for key {always} on every one of 2 attempts"
+        )),
+        "{msg}"
+    );
+    assert_eq!(BackendError::from(err).kind(), "unavailable");
 }

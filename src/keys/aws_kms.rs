@@ -34,9 +34,9 @@ use std::fmt;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::ProvideCredentials;
 use aws_sdk_kms::config::{BehaviorVersion, Region, SharedHttpClient};
-use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_kms::operation::get_public_key::GetPublicKeyOutput;
 use aws_sdk_kms::primitives::Blob;
@@ -534,7 +534,6 @@ impl AwsKmsBackend {
         }
         Ok(())
     }
-
 }
 
 impl Target {
@@ -654,12 +653,14 @@ impl Target {
                         operation,
                         attempts: self.max_attempts,
                     },
-                    "UnsupportedOperationException" | "InvalidKeyUsageException" => AwsKmsError::UnsupportedKey {
-                        key_id,
-                        operation,
-                        code,
-                        message,
-                    },
+                    "UnsupportedOperationException" | "InvalidKeyUsageException" => {
+                        AwsKmsError::UnsupportedKey {
+                            key_id,
+                            operation,
+                            code,
+                            message,
+                        }
+                    }
                     "UnrecognizedClientException"
                     | "InvalidSignatureException"
                     | "IncompleteSignature"
@@ -703,7 +704,9 @@ fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// The credentials error somewhere in `err`'s sources, if any.
-fn credentials_error<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a (dyn std::error::Error + 'static)> {
+fn credentials_error<'a>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a (dyn std::error::Error + 'static)> {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = cur {
         if e.downcast_ref::<CredentialsError>().is_some() {
@@ -815,13 +818,18 @@ mod tests {
     fn der_public_key_round_trip_and_wrong_curve() {
         use k256::pkcs8::EncodePublicKey;
         let sk = k256::ecdsa::SigningKey::from_slice(&[7u8; 32]).unwrap();
-        let der = k256::PublicKey::from(sk.verifying_key()).to_public_key_der().unwrap();
+        let der = k256::PublicKey::from(sk.verifying_key())
+            .to_public_key_der()
+            .unwrap();
         assert_eq!(&parse_public_key(der.as_bytes()).unwrap(), sk.verifying_key());
         // A P-256 SPKI (OID prime256v1) is refused.
         let mut p256 = der.as_bytes().to_vec();
         let k1_oid = [0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x0a];
         let pos = p256.windows(7).position(|w| w == k1_oid).unwrap();
-        p256.splice(pos..pos + 7, [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07]);
+        p256.splice(
+            pos..pos + 7,
+            [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07],
+        );
         assert!(parse_public_key(&p256).is_err());
     }
 
@@ -829,7 +837,9 @@ mod tests {
     fn aliases_are_recognised() {
         assert!(is_alias("alias/livepeer"));
         assert!(is_alias("arn:aws:kms:us-east-1:123456789012:alias/livepeer"));
-        assert!(!is_alias("arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"));
+        assert!(!is_alias(
+            "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+        ));
         assert!(!is_alias("1234abcd-12ab-34cd-56ef-1234567890ab"));
     }
 
@@ -849,6 +859,9 @@ mod tests {
         assert_eq!(t.operation_attempt_timeout(), Some(Duration::from_millis(3333)));
         assert_eq!(t.connect_timeout(), Some(Duration::from_millis(3000)));
         c.operation_timeout_ms = 500;
-        assert_eq!(timeout_config(&c).operation_attempt_timeout(), Some(Duration::from_millis(500)));
+        assert_eq!(
+            timeout_config(&c).operation_attempt_timeout(),
+            Some(Duration::from_millis(500))
+        );
     }
 }

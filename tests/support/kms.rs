@@ -31,13 +31,21 @@ pub const ACCESS_KEY_ID: &str = "AKIAIOSFODNN7EXAMPLE";
 pub const SECRET_ACCESS_KEY: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 /// The emulator's CreateKey tag that seeds a secp256k1 private key.
 pub const SEED_TAG: &str = "livepeer-signer-test:private-key-hex";
+/// The emulator's CreateKey tag that throttles the next n Sign calls.
+pub const THROTTLE_TAG: &str = "livepeer-signer-test:throttle-sign";
 
 const INSTALL_HINT: &str = "the aws-kms tests need Python 3 with moto: \
     python3 -m pip install 'moto[server]>=5.1,<6' (scripts/test.sh installs it)";
 
 /// The static dummy credentials.
 pub fn credentials() -> Credentials {
-    Credentials::new(ACCESS_KEY_ID, SECRET_ACCESS_KEY, None, None, "livepeer-signer-tests")
+    Credentials::new(
+        ACCESS_KEY_ID,
+        SECRET_ACCESS_KEY,
+        None,
+        None,
+        "livepeer-signer-tests",
+    )
 }
 
 /// A running emulator; killed by its PID on drop.
@@ -99,7 +107,9 @@ impl KmsEmulator {
             for _ in lines {} // keep draining
         });
         let port = match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(Some(line)) => line.strip_prefix("PORT ").and_then(|p| p.trim().parse::<u16>().ok()),
+            Ok(Some(line)) => line
+                .strip_prefix("PORT ")
+                .and_then(|p| p.trim().parse::<u16>().ok()),
             _ => None,
         };
         match port {
@@ -183,6 +193,34 @@ impl KmsEmulator {
             req = req.policy(p);
         }
         let out = req
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("CreateKey: {}", aws_sdk_kms::error::DisplayErrorContext(e)));
+        out.key_metadata().unwrap().key_id().to_string()
+    }
+
+    /// A seeded secp256k1 SIGN_VERIFY key whose next `n` Sign calls answer
+    /// ThrottlingException.
+    pub async fn create_throttled_key(&self, key: &SigningKey, n: u32) -> String {
+        let out = self
+            .client()
+            .create_key()
+            .key_spec(KeySpec::EccSecgP256K1)
+            .key_usage(KeyUsageType::SignVerify)
+            .tags(
+                Tag::builder()
+                    .tag_key(SEED_TAG)
+                    .tag_value(hex::encode(key.to_bytes()))
+                    .build()
+                    .unwrap(),
+            )
+            .tags(
+                Tag::builder()
+                    .tag_key(THROTTLE_TAG)
+                    .tag_value(n.to_string())
+                    .build()
+                    .unwrap(),
+            )
             .send()
             .await
             .unwrap_or_else(|e| panic!("CreateKey: {}", aws_sdk_kms::error::DisplayErrorContext(e)));

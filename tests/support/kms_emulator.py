@@ -38,6 +38,11 @@ states), with these gaps, patched here (each patch is small and named):
    those, so the error mapping is tested against the real wire errors.
 
 Patches 2 and 3 are always on; they only add behaviour real KMS has.
+
+Test-only fault injection (`patch_throttle`): a CreateKey tag
+`livepeer-signer-test:throttle-sign = <n>` makes the next n Sign calls on
+that key answer ThrottlingException (HTTP 400, as KMS does), so the retry
+and backoff path is exercised against the real wire error.
 """
 
 import argparse
@@ -64,6 +69,11 @@ except ImportError as e:  # pragma: no cover - reported by the Rust harness
     sys.exit(3)
 
 SEED_TAG = "livepeer-signer-test:private-key-hex"
+THROTTLE_TAG = "livepeer-signer-test:throttle-sign"
+
+# Key id -> how many more Sign calls to throttle.
+_throttle: dict = {}
+_throttle_lock = threading.Lock()
 
 # The MessageType of the request being handled, per server thread.
 _request = threading.local()
@@ -168,6 +178,39 @@ def patch_state_and_policy() -> None:
     kms_models.KmsBackend.get_public_key = get_public_key
 
 
+def patch_throttle() -> None:
+    """Fault injection: throttle the next n Sign calls of a tagged key."""
+    original_create_key = kms_models.KmsBackend.create_key
+
+    def create_key(self, policy, key_usage, key_spec, description, tags, *args, **kwargs):  # type: ignore[no-untyped-def]
+        n = 0
+        if tags:
+            n = sum(int(t.get("TagValue", "0")) for t in tags if t.get("TagKey") == THROTTLE_TAG)
+            tags = [t for t in tags if t.get("TagKey") != THROTTLE_TAG]
+        key = original_create_key(
+            self, policy, key_usage, key_spec, description, tags, *args, **kwargs
+        )
+        if n:
+            with _throttle_lock:
+                _throttle[key.id] = n
+        return key
+
+    original_sign = kms_models.KmsBackend.sign
+
+    def sign(self, key_id, message, signing_algorithm):  # type: ignore[no-untyped-def]
+        key = self.describe_key(key_id)
+        with _throttle_lock:
+            left = _throttle.get(key.id, 0)
+            if left:
+                _throttle[key.id] = left - 1
+        if left:
+            raise JsonRESTError("ThrottlingException", "Rate exceeded")
+        return original_sign(self, key_id, message, signing_algorithm)
+
+    kms_models.KmsBackend.create_key = create_key
+    kms_models.KmsBackend.sign = sign
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -181,6 +224,7 @@ def main() -> None:
         patch_digest()
     patch_seed()
     patch_state_and_policy()
+    patch_throttle()
 
     # Werkzeug logs every request on stderr; keep only errors.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
