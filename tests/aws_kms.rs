@@ -469,6 +469,22 @@ async fn alias_works_with_a_warning_and_a_repointed_alias_fails_closed() {
     let probe = signer.backend().probe().await.unwrap_err();
     assert_eq!(probe.kind(), "unavailable");
     assert!(probe.to_string().contains("alias was repointed"), "{probe}");
+
+    // The alias is deleted: the probe reports it (NotFound), as unavailable.
+    client
+        .delete_alias()
+        .alias_name("alias/livepeer-signer")
+        .send()
+        .await
+        .unwrap();
+    let probe = signer.backend().probe().await.unwrap_err();
+    assert_eq!(probe.kind(), "unavailable");
+    assert!(
+        probe
+            .to_string()
+            .contains("AWS KMS key alias/livepeer-signer not found in region us-east-1"),
+        "{probe}"
+    );
 }
 
 /// The probe answers Ok while KMS is up and Unavailable/Timeout once it is gone.

@@ -757,11 +757,15 @@ impl KeyBackend for AwsKmsBackend {
         Ok(self.sign_raw(digest).await?)
     }
 
-    /// One `GetPublicKey` (needs only `kms:GetPublicKey`): `Unavailable`,
-    /// `Timeout` or `Denied` when KMS or the key is not usable now, and
-    /// `Unavailable` when the key behind the key id changed.
+    /// One `GetPublicKey` (needs only `kms:GetPublicKey`): `Denied` or
+    /// `Timeout` as such, anything else that makes the key unusable now
+    /// (outage, disabled, deleted, the key behind an alias changed) as
+    /// `Unavailable`.
     async fn probe(&self) -> Result<(), BackendError> {
-        Ok(self.check().await?)
+        self.check().await.map_err(|e| match BackendError::from(e) {
+            e @ (BackendError::Denied(_) | BackendError::Timeout(_) | BackendError::Unavailable(_)) => e,
+            other => BackendError::Unavailable(other.to_string()),
+        })
     }
 }
 

@@ -152,9 +152,10 @@ def _check_usable(key, action: str) -> None:  # type: ignore[no-untyped-def]
     if key.key_state == "Disabled":
         raise JsonRESTError("DisabledException", f"{key.arn} is disabled.")
     if key.key_state != "Enabled":
+        state = {"PendingDeletion": "pending deletion", "PendingImport": "pending import"}
         raise JsonRESTError(
             "KMSInvalidStateException",
-            f"{key.arn} is {key.key_state.lower().replace('pendingdeletion', 'pending deletion')}.",
+            f"{key.arn} is {state.get(key.key_state, key.key_state)}.",
         )
 
 
