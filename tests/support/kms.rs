@@ -79,6 +79,7 @@ impl KmsEmulator {
             cmd.arg("--unpatched-digest");
         }
         cmd.env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("PYTHONDONTWRITEBYTECODE", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
