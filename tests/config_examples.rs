@@ -73,7 +73,10 @@ fn every_toml_in_config_passes_check_offline() {
         "production-tls-auth.example.toml",
         "livepeer-signer.toml",
     ] {
-        assert!(checked.iter().any(|c| c == required), "{required} missing from config/");
+        assert!(
+            checked.iter().any(|c| c == required),
+            "{required} missing from config/"
+        );
     }
 }
 
