@@ -176,7 +176,12 @@ fn every_metric_is_documented() {
 
 #[test]
 fn relative_links_resolve() {
-    for doc in ["SECURITY.md", "docs/operations.md", "deploy/aws/README.md"] {
+    for doc in [
+        "SECURITY.md",
+        "docs/operations.md",
+        "deploy/README.md",
+        "deploy/aws/README.md",
+    ] {
         let text = read(doc);
         let base = root().join(doc).parent().unwrap().to_path_buf();
         let mut rest = text.as_str();
