@@ -1,0 +1,167 @@
+//! Every `config/*.toml` passes `livepeer-signer check --offline` (the real
+//! binary). The directory is globbed, so an example added later is covered
+//! without touching this file.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn config_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("config")
+}
+
+/// All `*.toml` files of `config/`, sorted.
+fn tomls() -> Vec<PathBuf> {
+    let dir = config_dir();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// The binary with no `LIVEPEER_SIGNER*` variable inherited: an override in
+/// the developer's shell must not make a broken example pass (or fail).
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_livepeer-signer"));
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("LIVEPEER_SIGNER") {
+            c.env_remove(k);
+        }
+    }
+    c.env_remove("RUST_LOG");
+    c
+}
+
+#[test]
+fn every_toml_in_config_passes_check_offline() {
+    let files = tomls();
+    assert!(
+        !files.is_empty(),
+        "{} holds no .toml file: the examples are missing",
+        config_dir().display()
+    );
+    let mut checked = Vec::new();
+    for file in &files {
+        let out = bin()
+            .args(["check", "--offline", "--config"])
+            .arg(file)
+            .output()
+            .unwrap();
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{} fails `check --offline`:\n{stderr}",
+            file.display()
+        );
+        assert!(
+            stdout.starts_with("config ok: ") && stdout.contains(&file.display().to_string()),
+            "{}: unexpected output {stdout:?}",
+            file.display()
+        );
+        checked.push(file.file_name().unwrap().to_string_lossy().into_owned());
+    }
+    eprintln!("checked {} config files: {checked:?}", checked.len());
+    // The two examples this issue ships must be among them.
+    for required in [
+        "keystore.example.toml",
+        "production-tls-auth.example.toml",
+        "livepeer-signer.toml",
+    ] {
+        assert!(
+            checked.iter().any(|c| c == required),
+            "{required} missing from config/"
+        );
+    }
+}
+
+/// The check above would be worthless if `check --offline` accepted anything.
+#[test]
+fn check_offline_rejects_a_broken_copy_of_an_example() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(config_dir().join("keystore.example.toml")).unwrap();
+    let broken = text.replace("keep_alive_s = 75", "keep_alive_secs = 75");
+    assert_ne!(text, broken, "the example no longer sets keep_alive_s");
+    let file = tmp.path().join("broken.toml");
+    std::fs::write(&file, broken).unwrap();
+    let out = bin()
+        .args(["check", "--offline", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("keep_alive_secs"));
+}
+
+/// Every key of the sections these examples cover appears in them (set or
+/// commented out), so the examples stay a complete reference.
+#[test]
+fn examples_mention_every_key_of_their_sections() {
+    let dir = config_dir();
+    let text = ["keystore.example.toml", "production-tls-auth.example.toml"]
+        .iter()
+        .map(|f| std::fs::read_to_string(dir.join(f)).unwrap())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let keys = [
+        // [server]
+        "listen",
+        "metrics_listen",
+        "workers",
+        "max_connections",
+        "body_limit_bytes",
+        "request_timeout_ms",
+        "keep_alive_s",
+        "shutdown_timeout_s",
+        // [server.tls]
+        "cert_file",
+        "key_file",
+        "client_ca_file",
+        // [auth], [[auth.tokens]]
+        "allow_unauthenticated",
+        "name",
+        "sha256",
+        "file",
+        // [health]
+        "probe_interval_s",
+        "probe_timeout_ms",
+        // [log]
+        "level",
+        "format",
+        // [key], [key.keystore]
+        "backend",
+        "path",
+        "address",
+        "password_file",
+        "password_env",
+        "create_if_missing",
+    ];
+    for key in keys {
+        let present = text.lines().any(|l| {
+            let l = l.trim_start().trim_start_matches('#').trim_start();
+            l.strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        });
+        assert!(present, "no `{key} = …` line (set or commented) in the examples");
+    }
+    for section in [
+        "[server]",
+        "[server.tls]",
+        "[auth]",
+        "[[auth.tokens]]",
+        "[health]",
+        "[log]",
+        "[key]",
+        "[key.keystore]",
+    ] {
+        assert!(
+            text.lines().any(|l| l.trim() == section),
+            "section {section} missing from the examples"
+        );
+    }
+}

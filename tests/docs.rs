@@ -1,0 +1,219 @@
+//! The operator docs stay true to the code: the error messages quoted in
+//! docs/operations.md are the ones the real binary prints, every metric is
+//! documented, and relative links resolve.
+
+use std::path::Path;
+use std::process::Command;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn read(rel: &str) -> String {
+    std::fs::read_to_string(root().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_livepeer-signer"));
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("LIVEPEER_SIGNER") {
+            c.env_remove(k);
+        }
+    }
+    c.env_remove("RUST_LOG");
+    c
+}
+
+/// Each case: a config, the command, the exit code, and a fragment that
+/// must appear both in the binary's error and in docs/operations.md.
+#[test]
+fn troubleshooting_table_quotes_the_real_messages() {
+    let docs = read("docs/operations.md");
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let pw = d.join("pw");
+    std::fs::write(&pw, "not-the-password\n").unwrap();
+    let key_dir = d.join("keystore");
+    std::fs::create_dir(&key_dir).unwrap();
+    // vectors.md C7 (light scrypt), password `livepeer-test`.
+    std::fs::write(
+        key_dir.join("UTC--2026-01-01T00-00-00.000000000Z--96216849c49358b10257cb55b28ea603c874b05e"),
+        r#"{"address": "96216849c49358b10257cb55b28ea603c874b05e", "crypto": {"cipher": "aes-128-ctr", "ciphertext": "d3e83830feccc40dfb645a9dd02f8dbd06d7f5d9d4fd0ee2f4be601f0b5ec626", "cipherparams": {"iv": "000102030405060708090a0b0c0d0e0f"}, "kdf": "scrypt", "kdfparams": {"dklen": 32, "n": 4096, "p": 6, "r": 8, "salt": "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"}, "mac": "2ccb162d2fb9bd919fc8b6a7023e387aecd977bbffc025b2e0bce6f2f9896950"}, "id": "3198bc9c-6672-5ab3-d995-4942343ae5b6", "version": 3}"#,
+    )
+    .unwrap();
+    let ks = |extra: &str| {
+        format!(
+            "{extra}\n[key]\nbackend = \"keystore\"\n[key.keystore]\npath = {:?}\npassword_file = {:?}\n",
+            key_dir.display().to_string(),
+            pw.display().to_string()
+        )
+    };
+    let cases: Vec<(&str, String, &str, i32, &str)> = vec![
+        (
+            "unknown key",
+            ks("[server]\nlisten_addr = \"127.0.0.1:1\""),
+            "check --offline",
+            2,
+            "check the spelling against config/*.example.toml",
+        ),
+        (
+            "host name in listen",
+            ks("[server]\nlisten = \"localhost:8935\""),
+            "check --offline",
+            2,
+            "invalid socket address syntax for key `server.listen`",
+        ),
+        (
+            "metrics_listen = listen",
+            ks("[server]\nlisten = \"127.0.0.1:9000\"\nmetrics_listen = \"127.0.0.1:9000\""),
+            "check --offline",
+            2,
+            "metrics_listen must differ from listen",
+        ),
+        (
+            "duplicate token names",
+            ks("[[auth.tokens]]\nname = \"a\"\nfile = \"x\"\n[[auth.tokens]]\nname = \"a\"\nfile = \"y\""),
+            "check --offline",
+            2,
+            "the name is used twice; names must be unique",
+        ),
+        (
+            "bad log level",
+            ks("[log]\nlevel = \"loud==\""),
+            "check --offline",
+            2,
+            "use trace, debug, info, warn or error",
+        ),
+        (
+            "exposure guard",
+            ks("[server]\nlisten = \"0.0.0.0:0\""),
+            "serve",
+            2,
+            "without authentication: add [[auth.tokens]]",
+        ),
+        (
+            "missing TLS certificate",
+            ks("[server]\nlisten = \"127.0.0.1:0\"\n[server.tls]\ncert_file = \"/nonexistent/cert.pem\"\nkey_file = \"/nonexistent/key.pem\""),
+            "serve",
+            2,
+            "[server.tls] certificate file",
+        ),
+        (
+            "missing token file",
+            ks("[server]\nlisten = \"127.0.0.1:0\"\n[[auth.tokens]]\nname = \"gw\"\nfile = \"/nonexistent/token\""),
+            "serve",
+            2,
+            "token file",
+        ),
+        (
+            "wrong password",
+            ks(""),
+            "check",
+            1,
+            "check [key.keystore] password_file / password_env",
+        ),
+    ];
+    for (what, config, cmd, code, fragment) in cases {
+        let file = d.join("c.toml");
+        std::fs::write(&file, config).unwrap();
+        let out = bin()
+            .args(cmd.split(' '))
+            .arg("--config")
+            .arg(&file)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{what}: {err}");
+        assert!(
+            err.contains(fragment),
+            "{what}: the binary no longer says {fragment:?}: {err}"
+        );
+        assert!(
+            docs.contains(fragment),
+            "{what}: docs/operations.md does not quote {fragment:?} (the binary says: {err})"
+        );
+    }
+}
+
+/// Metric names as registered in src/metrics.rs (the first string after
+/// each `opts(`).
+fn metric_names() -> Vec<String> {
+    let src = read("src/metrics.rs");
+    let mut names = Vec::new();
+    let mut rest = src.as_str();
+    while let Some(i) = rest.find("opts(") {
+        rest = &rest[i + 5..];
+        let q = rest.find('"').unwrap();
+        let after = &rest[q + 1..];
+        let end = after.find('"').unwrap();
+        let name = &after[..end];
+        // Skip the namespace inside `fn opts` itself.
+        if name != "livepeer_signer"
+            && !name.is_empty()
+            && name.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+        {
+            names.push(name.to_string());
+        }
+    }
+    names.sort();
+    names.dedup();
+    names
+}
+
+#[test]
+fn every_metric_is_documented() {
+    let names = metric_names();
+    assert!(names.len() >= 8, "found only {names:?} in src/metrics.rs");
+    assert!(names.contains(&"backend_up".to_string()), "{names:?}");
+    let docs = read("docs/operations.md");
+    for n in &names {
+        assert!(
+            docs.contains(&format!("`{n}")),
+            "metric {n} is not in docs/operations.md"
+        );
+    }
+}
+
+#[test]
+fn relative_links_resolve() {
+    for doc in [
+        "SECURITY.md",
+        "docs/operations.md",
+        "deploy/README.md",
+        "deploy/aws/README.md",
+    ] {
+        let text = read(doc);
+        let base = root().join(doc).parent().unwrap().to_path_buf();
+        let mut rest = text.as_str();
+        let mut n = 0;
+        while let Some(i) = rest.find("](") {
+            rest = &rest[i + 2..];
+            let end = rest.find(')').unwrap();
+            let target = &rest[..end];
+            if target.contains("://") || target.starts_with('#') {
+                continue;
+            }
+            let path = target.split('#').next().unwrap();
+            assert!(base.join(path).exists(), "{doc}: link {target} does not resolve");
+            n += 1;
+        }
+        eprintln!("{doc}: {n} relative links resolve");
+    }
+    // Files the docs name in backticks, shipped on this branch.
+    let ops = read("docs/operations.md") + &read("SECURITY.md");
+    for f in [
+        "deploy/systemd/livepeer-signer.service",
+        "deploy/container/Dockerfile",
+        "deploy/kubernetes/deployment.yaml",
+        "deploy/aws/iam-policy.json",
+        "deploy/aws/key-policy.json",
+        "config/keystore.example.toml",
+        "config/production-tls-auth.example.toml",
+    ] {
+        assert!(
+            ops.contains(f) || ops.contains(f.rsplit('/').next().unwrap()),
+            "{f} not mentioned"
+        );
+        assert!(root().join(f).exists(), "{f} missing");
+    }
+}
