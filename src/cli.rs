@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 #[command(name = "livepeer-signer", version, about, long_about = None)]
 pub struct Cli {
     /// Config file (TOML). Without it the embedded development config is
-    /// used. Overrides: LIVEPEER_SIGNER__<SECTION>__<KEY>.
+    /// used. Overrides: `LIVEPEER_SIGNER__<SECTION>__<KEY>`.
     #[arg(long, global = true, env = "LIVEPEER_SIGNER_CONFIG", value_name = "PATH")]
     pub config: Option<PathBuf>,
 

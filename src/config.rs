@@ -299,6 +299,9 @@ pub enum LogFormat {
 pub struct KeyConfig {
     /// `keystore`, `pkcs11` or `aws-kms`.
     pub backend: BackendKind,
+    /// Refuse to start unless the backend's key has this address (pins the
+    /// identity against a repointed KMS alias or a relabelled HSM key).
+    pub expected_address: Option<Address>,
     /// `[key.keystore]`
     pub keystore: Option<KeystoreConfig>,
     /// `[key.pkcs11]`
@@ -668,6 +671,12 @@ impl Config {
 /// Adds what is allowed to the `config` crate's terse serde messages.
 fn describe_serde_error(msg: &str) -> String {
     let mut out = msg.to_string();
+    if msg.contains("missing configuration field") {
+        out.push_str("; add it to the file (see config/*.example.toml) or set it with a LIVEPEER_SIGNER__… variable");
+    }
+    if msg.contains("invalid socket address") {
+        out.push_str("; give IP:PORT, e.g. \"127.0.0.1:8935\" or \"[::1]:8935\" (host names are not resolved)");
+    }
     if msg.contains("key.backend") {
         out.push_str("; allowed backends: keystore, pkcs11, aws-kms");
     }

@@ -576,3 +576,42 @@ async fn throttling_is_retried_then_reported() {
     );
     assert_eq!(BackendError::from(err).kind(), "unavailable");
 }
+
+/// Issue 5 with KMS: when the emulator stops, `/readyz` turns 503 with the
+/// reason, `backend_up` goes to 0, and the cached OrchestratorInfo signature
+/// is still served.
+#[tokio::test(flavor = "multi_thread")]
+async fn readyz_goes_503_when_kms_stops() {
+    let emu = KmsEmulator::start();
+    let key_id = emu.create_seeded_key(&support::c_key()).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = kms::write_config(tmp.path(), &emu.endpoint, &key_id);
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str("\n[health]\nprobe_interval_s = 1\nprobe_timeout_ms = 5000\n");
+    std::fs::write(&cfg, text).unwrap();
+    let daemon = Daemon::start(signer_cmd(tmp.path(), &cfg, &["serve"]));
+    let client = reqwest::Client::new();
+    let readyz = || async {
+        let r = client.get(format!("{}/readyz", daemon.url)).send().await.unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    };
+    assert_eq!(readyz().await.0, 200);
+    let (_, before) = post_orch_info(&daemon.url).await;
+
+    drop(emu); // killed by its own PID
+    let mut last = readyz().await;
+    for _ in 0..150 {
+        if last.0 == 503 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        last = readyz().await;
+    }
+    assert_eq!(last.0, 503, "{}", last.1);
+    let v: serde_json::Value = serde_json::from_str(&last.1).unwrap();
+    assert_eq!(v["backend"], "aws-kms");
+    assert!(!v["reason"].as_str().unwrap().is_empty());
+    let metrics = client.get(format!("{}/metrics", daemon.url)).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("livepeer_signer_backend_up{backend=\"aws-kms\"} 0"), "{metrics}");
+    assert_eq!(post_orch_info(&daemon.url).await, (200, before));
+}

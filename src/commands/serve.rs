@@ -159,9 +159,17 @@ impl Reloader {
             _ => tracing::warn!("reload: [server.tls] was added or removed; that needs a restart"),
         }
 
+        let server_except_tls = |c: &Config| {
+            let mut s = c.server.clone();
+            s.tls = None;
+            format!("{s:?}")
+        };
         for (what, differs) in [
-            ("[server] listen", new.server.listen != current.server.listen),
+            ("[server] (other than [server.tls])", server_except_tls(&new) != server_except_tls(&current)),
             ("[key]", format!("{:?}", new.key) != format!("{:?}", current.key)),
+            ("[health]", format!("{:?}", new.health) != format!("{:?}", current.health)),
+            ("[log]", format!("{:?}", new.log) != format!("{:?}", current.log)),
+            ("[web3signer]", format!("{:?}", new.web3signer) != format!("{:?}", current.web3signer)),
         ] {
             if differs {
                 tracing::warn!("reload: {what} changed; that needs a restart and was not applied");

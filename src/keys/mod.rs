@@ -73,8 +73,25 @@ impl BackendError {
     }
 }
 
-/// Opens the backend selected by `[key] backend`.
+/// Opens the backend selected by `[key] backend` and, when
+/// `[key] expected_address` is set, checks that the key has that address.
 pub async fn open(config: &KeyConfig) -> Result<Box<dyn KeyBackend>, BackendError> {
+    let backend = open_backend(config).await?;
+    if let Some(expected) = config.expected_address {
+        let found = crate::eth::Address::from_public_key(backend.public_key());
+        if found != expected {
+            return Err(BackendError::Config(format!(
+                "{} holds the key of {found}, but [key] expected_address is {expected}: \
+                 the configured key changed (a repointed alias, another HSM key, another key file); \
+                 fix the key reference or, if the new identity is intended, expected_address",
+                backend.describe()
+            )));
+        }
+    }
+    Ok(backend)
+}
+
+async fn open_backend(config: &KeyConfig) -> Result<Box<dyn KeyBackend>, BackendError> {
     match config.backend {
         BackendKind::Keystore => {
             let cfg = config.keystore.as_ref().ok_or_else(|| {
