@@ -672,10 +672,14 @@ impl Config {
 fn describe_serde_error(msg: &str) -> String {
     let mut out = msg.to_string();
     if msg.contains("missing configuration field") {
-        out.push_str("; add it to the file (see config/*.example.toml) or set it with a LIVEPEER_SIGNER__… variable");
+        out.push_str(
+            "; add it to the file (see config/*.example.toml) or set it with a LIVEPEER_SIGNER__… variable",
+        );
     }
     if msg.contains("invalid socket address") {
-        out.push_str("; give IP:PORT, e.g. \"127.0.0.1:8935\" or \"[::1]:8935\" (host names are not resolved)");
+        out.push_str(
+            "; give IP:PORT, e.g. \"127.0.0.1:8935\" or \"[::1]:8935\" (host names are not resolved)",
+        );
     }
     if msg.contains("key.backend") {
         out.push_str("; allowed backends: keystore, pkcs11, aws-kms");

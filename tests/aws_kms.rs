@@ -611,7 +611,17 @@ async fn readyz_goes_503_when_kms_stops() {
     let v: serde_json::Value = serde_json::from_str(&last.1).unwrap();
     assert_eq!(v["backend"], "aws-kms");
     assert!(!v["reason"].as_str().unwrap().is_empty());
-    let metrics = client.get(format!("{}/metrics", daemon.url)).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("livepeer_signer_backend_up{backend=\"aws-kms\"} 0"), "{metrics}");
+    let metrics = client
+        .get(format!("{}/metrics", daemon.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("livepeer_signer_backend_up{backend=\"aws-kms\"} 0"),
+        "{metrics}"
+    );
     assert_eq!(post_orch_info(&daemon.url).await, (200, before));
 }

@@ -187,7 +187,12 @@ fn expected_address_pins_the_key_identity() {
     let (key, pw) = support::write_c7(tmp.path());
     let cfg = support::write_keystore_config(tmp.path(), &key, &pw);
     let text = std::fs::read_to_string(&cfg).unwrap();
-    let pinned = |addr: &str| text.replace("backend = \"keystore\"", &format!("backend = \"keystore\"\nexpected_address = \"{addr}\""));
+    let pinned = |addr: &str| {
+        text.replace(
+            "backend = \"keystore\"",
+            &format!("backend = \"keystore\"\nexpected_address = \"{addr}\""),
+        )
+    };
     std::fs::write(&cfg, pinned(support::C_ADDRESS)).unwrap();
     let (code, out, err) = run(bin().arg("address").arg("--config").arg(&cfg));
     assert_eq!((code, out.trim()), (0, support::C_ADDRESS), "{err}");
@@ -197,6 +202,9 @@ fn expected_address_pins_the_key_identity() {
     for sub in ["check", "serve"] {
         let (code, _, err) = run(bin().arg(sub).arg("--config").arg(&cfg));
         assert_eq!(code, 1, "{sub}: {err}");
-        assert!(err.contains("expected_address") && err.contains(support::C_ADDRESS), "{sub}: {err}");
+        assert!(
+            err.contains("expected_address") && err.contains(support::C_ADDRESS),
+            "{sub}: {err}"
+        );
     }
 }

@@ -165,11 +165,20 @@ impl Reloader {
             format!("{s:?}")
         };
         for (what, differs) in [
-            ("[server] (other than [server.tls])", server_except_tls(&new) != server_except_tls(&current)),
+            (
+                "[server] (other than [server.tls])",
+                server_except_tls(&new) != server_except_tls(&current),
+            ),
             ("[key]", format!("{:?}", new.key) != format!("{:?}", current.key)),
-            ("[health]", format!("{:?}", new.health) != format!("{:?}", current.health)),
+            (
+                "[health]",
+                format!("{:?}", new.health) != format!("{:?}", current.health),
+            ),
             ("[log]", format!("{:?}", new.log) != format!("{:?}", current.log)),
-            ("[web3signer]", format!("{:?}", new.web3signer) != format!("{:?}", current.web3signer)),
+            (
+                "[web3signer]",
+                format!("{:?}", new.web3signer) != format!("{:?}", current.web3signer),
+            ),
         ] {
             if differs {
                 tracing::warn!("reload: {what} changed; that needs a restart and was not applied");
