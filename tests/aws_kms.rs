@@ -22,19 +22,11 @@ use livepeer_signer::keys::aws_kms::{AwsKmsBackend, AwsKmsError};
 use livepeer_signer::keys::{BackendError, KeyBackend};
 use livepeer_signer::livepeer::orch_info;
 use livepeer_signer::signer::{SignError, Signer};
+use support::run;
 use support::{bin, Daemon, C_ADDRESS};
 
 fn c_address() -> Address {
     C_ADDRESS.parse().unwrap()
-}
-
-fn run(cmd: &mut Command) -> (i32, String, String) {
-    let out = cmd.output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 /// `livepeer-signer <args> --config <cfg>` with the test AWS environment.

@@ -4,15 +4,12 @@ mod support;
 
 use livepeer_signer::eth::{keccak256, verify_sig, Address};
 use livepeer_signer::livepeer::orch_info;
-use support::{bin, Daemon};
+use support::{bin, run, Daemon};
 
-fn run(cmd: &mut std::process::Command) -> (i32, String, String) {
-    let out = cmd.output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+fn post_orch_info(url: &str) -> String {
+    let (status, body) = support::post_orch_info_blocking(url);
+    assert_eq!(status, 200, "{body}");
+    body
 }
 
 #[test]
@@ -156,29 +153,6 @@ fn sigterm_stops_serve_cleanly() {
     let mut daemon = Daemon::start(cmd);
     daemon.signal("TERM");
     assert_eq!(daemon.wait().code(), Some(0));
-}
-
-fn post_orch_info(url: &str) -> String {
-    let url = format!("{url}/sign-orchestrator-info");
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let resp = reqwest::Client::new()
-                .post(url)
-                .header("Content-Type", "application/json")
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(resp.status(), 200);
-            assert_eq!(resp.headers()["content-type"], "application/json");
-            resp.text().await.unwrap()
-        })
-    })
-    .join()
-    .unwrap()
 }
 
 #[test]

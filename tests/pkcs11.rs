@@ -22,6 +22,8 @@ use livepeer_signer::keys::{BackendError, KeyBackend};
 use livepeer_signer::livepeer::orch_info;
 use livepeer_signer::signer::Signer;
 use softhsm::Token;
+use support::post_orch_info_blocking as post;
+use support::run;
 
 fn c_address() -> Address {
     support::C_ADDRESS.parse().unwrap()
@@ -36,15 +38,6 @@ fn import_c_key(token: &Token, label: &str, id: &[u8]) {
 fn open_err(cfg: &livepeer_signer::config::Pkcs11Config) -> Pkcs11Error {
     let target = Target::from_config(cfg).unwrap();
     Pkcs11Backend::open_blocking(target, 1).expect_err("open must fail")
-}
-
-fn run(cmd: &mut std::process::Command) -> (i32, String, String) {
-    let out = cmd.output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -138,28 +131,6 @@ async fn c7_keystore_import_gives_c_address_and_verifiable_c1_response() {
         "{}",
         daemon.logs.lock().unwrap()
     );
-}
-
-fn post(url: &str) -> (u16, String) {
-    let url = format!("{url}/sign-orchestrator-info");
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let resp = reqwest::Client::new()
-                .post(url)
-                .header("Content-Type", "application/json")
-                .send()
-                .await
-                .unwrap();
-            let status = resp.status().as_u16();
-            (status, resp.text().await.unwrap())
-        })
-    })
-    .join()
-    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -71,6 +71,41 @@ pub fn bin() -> Command {
     c
 }
 
+/// Runs a command to completion: (exit code, stdout, stderr).
+pub fn run(cmd: &mut Command) -> (i32, String, String) {
+    let out = cmd.output().expect("run command");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `POST {url}/sign-orchestrator-info` as a go-livepeer gateway sends it
+/// (no body, `Content-Type: application/json`), from a blocking context:
+/// (status, body).
+pub fn post_orch_info_blocking(url: &str) -> (u16, String) {
+    let url = format!("{url}/sign-orchestrator-info");
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let resp = reqwest::Client::new()
+                .post(url)
+                .header("Content-Type", "application/json")
+                .send()
+                .await
+                .unwrap();
+            let status = resp.status().as_u16();
+            (status, resp.text().await.unwrap())
+        })
+    })
+    .join()
+    .unwrap()
+}
+
 /// Extracts the value of `key` from a text (`key=value`) or JSON (`"key":"value"`) log line.
 pub fn log_field(line: &str, key: &str) -> Option<String> {
     for pat in [format!(" {key}="), format!("\"{key}\":\"")] {
