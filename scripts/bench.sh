@@ -185,7 +185,7 @@ echo "== cold start (n=2^18 scrypt keystore, $COLD_RUNS runs)"
 mkdir -p "$TMP/std"
 "$BIN" keystore new --dir "$TMP/std/keystore" --password-file "$TMP/std/password" >/dev/null 2>&1
 write_config "$TMP/std/signer.toml" "$TMP/std/keystore" "$TMP/std/password" info
-KDF=$(grep -o '"n":[0-9]*' "$TMP"/std/keystore/* | head -1 | cut -d: -f2)
+KDF=$(cat "$TMP"/std/keystore/* | grep -o '"n": *[0-9]*' | head -1 | tr -dc '0-9')
 [ "$KDF" = 262144 ] || { echo "expected n=262144 in the new key file, got $KDF" >&2; exit 1; }
 cold=()
 for r in $(seq 1 "$COLD_RUNS"); do

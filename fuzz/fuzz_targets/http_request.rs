@@ -13,12 +13,12 @@
 //! exactly the cached body.
 #![no_main]
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use actix_web::dev::Service;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::Method;
-use actix_web::{test, web, App, ResponseError};
+use actix_web::{test, web, App};
 use k256::ecdsa::SigningKey;
 use libfuzzer_sys::fuzz_target;
 use livepeer_signer::config::{Config, ConfigSource};

@@ -83,7 +83,9 @@ async fn observe(
         .headers()
         .get("x-request-id")
         .and_then(valid_request_id)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        // A UUIDv4 from the thread-local CSPRNG: `Uuid::new_v4` would make a
+        // getrandom(2) system call on every request.
+        .unwrap_or_else(|| uuid::Builder::from_random_bytes(rand::random()).into_uuid().to_string());
     let limit = req.app_data::<web::Data<AppState>>().map(|s| s.body_limit);
     let declared = req
         .headers()
