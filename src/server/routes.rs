@@ -85,7 +85,11 @@ async fn observe(
         .and_then(valid_request_id)
         // A UUIDv4 from the thread-local CSPRNG: `Uuid::new_v4` would make a
         // getrandom(2) system call on every request.
-        .unwrap_or_else(|| uuid::Builder::from_random_bytes(rand::random()).into_uuid().to_string());
+        .unwrap_or_else(|| {
+            uuid::Builder::from_random_bytes(rand::random())
+                .into_uuid()
+                .to_string()
+        });
     let limit = req.app_data::<web::Data<AppState>>().map(|s| s.body_limit);
     let declared = req
         .headers()
