@@ -229,13 +229,17 @@ WORKERS=$(nproc)
   echo "| kernel | $(uname -sr) |"
   echo "| rustc | $(rustc --version) |"
   echo "| wrk | $(wrk -v 2>&1 | head -1 | cut -c1-60) |"
-  echo "| load average before / after | $LOAD_BEFORE / $LOAD_AFTER |"
+  echo "| load average (1, 5, 15 min) before / after the run | $LOAD_BEFORE / $LOAD_AFTER (the latter includes this script's own load) |"
   echo
   echo "wrk, the server under test and the OS share the same $(nproc) cores on loopback, so the"
   echo "absolute numbers measure the whole machine, not the server alone; the ratios compare"
   echo "two servers under identical conditions (runs interleaved, same wrk script, same"
   echo "worker count: $WORKERS). A load average well above 0 before the run means other work"
   echo "was running on the machine (e.g. compilers) and every number is noisier for it."
+  if awk -v l="${LOAD_BEFORE%% *}" 'BEGIN { exit !(l >= 0.5) }'; then
+    echo
+    echo "**This run was measured under background load** (1-minute load average ${LOAD_BEFORE%% *} when it started)."
+  fi
   echo
   echo "## Results against the issue's targets"
   echo
@@ -292,8 +296,8 @@ WORKERS=$(nproc)
   if awk -v v="$SIGN_RATIO" 'BEGIN { exit !(v < 0.5) }'; then
     echo "Below the 0.5× target: every fresh signature is checked by recovering the public key"
     echo "from \`r‖s‖v\` (k256's \`recover_from_prehash\`, which also re-verifies the signature"
-    echo "internally) once per candidate \`v\`, i.e. 1.5 recoveries on average, each several times"
-    echo "the cost of one signature. The OrchestratorInfo endpoint serves a cached signature,"
+    echo "internally) once per candidate \`v\` (1.5 recoveries per signature on average), and a"
+    echo "recovery costs several signatures. The OrchestratorInfo endpoint serves a cached signature,"
     echo "so this does not affect the HTTP numbers above."
     echo
   fi
