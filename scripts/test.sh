@@ -36,3 +36,34 @@ echo "== cargo test"
 cargo test --all-features
 echo "== end to end (independent verifier: libsecp256k1 via coincurve)"
 python3 tests/e2e/orch_info_e2e.py target/debug/livepeer-signer
+
+# Fuzzing (issue 7 §2): every cargo-fuzz target for a bounded time, starting
+# from the committed seeds (fuzz/corpus/<target>/, read only; new inputs go
+# to a scratch directory). A crash fails the run and leaves its input in
+# fuzz/artifacts/<target>/. Longer runs: fuzz/README.md.
+# cargo-fuzz needs nightly-only rustc flags; RUSTC_BOOTSTRAP=1 enables them
+# on the stable toolchain. No sanitizer: our crate forbids unsafe code.
+FUZZ_SECONDS=${FUZZ_SECONDS:-20}
+if [ "$FUZZ_SECONDS" -gt 0 ]; then
+  if ! command -v cargo-fuzz >/dev/null 2>&1; then
+    echo "== installing cargo-fuzz"
+    cargo install cargo-fuzz --locked --version 0.13.2
+  fi
+  export RUSTC_BOOTSTRAP=1
+  echo "== cargo fuzz build"
+  (cd fuzz && cargo fuzz build --sanitizer none)
+  fuzz_scratch=$(mktemp -d)
+  trap 'rm -rf "$fuzz_scratch"' EXIT
+  for target in $(cd fuzz && cargo fuzz list); do
+    echo "== fuzz $target (${FUZZ_SECONDS} s)"
+    mkdir -p "$fuzz_scratch/$target"
+    if ! (cd fuzz && cargo fuzz run --sanitizer none "$target" "$fuzz_scratch/$target" "corpus/$target" -- \
+      -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1) \
+      >"$fuzz_scratch/$target.log" 2>&1; then
+      tail -n 60 "$fuzz_scratch/$target.log"
+      echo "fuzz target $target failed: the crashing input is in fuzz/artifacts/$target/" >&2
+      exit 1
+    fi
+    grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb)|DONE' "$fuzz_scratch/$target.log" || true
+  done
+fi

@@ -62,17 +62,54 @@ fn load_config(path: Option<&Path>) -> Result<(Config, ConfigSource), Failure> {
     Config::load(path).map_err(Failure::config)
 }
 
-/// Installs the global `tracing` subscriber: logs go to stderr.
+/// Keeps the log writer thread alive; dropping it flushes what is queued.
+/// Hold it until the command returns.
+#[must_use = "dropping the guard stops the log writer"]
+pub(crate) struct LogGuard(#[allow(dead_code)] Option<tracing_appender::non_blocking::WorkerGuard>);
+
+/// Lines the log channel holds before callers wait for the writer thread.
+const LOG_QUEUE_LINES: usize = 64 * 1024;
+
+/// Installs the global `tracing` subscriber: logs go to stderr, written
+/// synchronously (short-lived commands).
 fn init_logging(log: &LogConfig) {
+    let _ = install_subscriber(log, std::io::stderr);
+}
+
+/// Installs the global `tracing` subscriber for `serve`: logs go to stderr
+/// through a background writer.
+///
+/// Lines are formatted on the calling thread and written by a dedicated
+/// thread through a 64 KiB buffer flushed whenever the queue runs empty, so
+/// a busy server writes many lines per `write(2)` and an actix worker never
+/// blocks on the log file or pipe. Nothing is dropped: when the queue is
+/// full, callers wait (`lossy(false)`). Lines still queued are lost only if
+/// the process is killed (SIGKILL, abort); returning from the command
+/// (dropping the guard) flushes them.
+fn init_background_logging(log: &LogConfig) -> LogGuard {
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .buffered_lines_limit(LOG_QUEUE_LINES)
+        .thread_name("log-writer")
+        .finish(std::io::BufWriter::with_capacity(64 * 1024, std::io::stderr()));
+    // Already installed (a second call in one process): keep the first writer.
+    LogGuard(install_subscriber(log, writer).then_some(guard))
+}
+
+/// `true` when installed (false: a subscriber was already set).
+fn install_subscriber<W>(log: &LogConfig, writer: W) -> bool
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&log.level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false);
-    let _ = match log.format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-    };
+    match log.format {
+        LogFormat::Text => builder.try_init().is_ok(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init().is_ok(),
+    }
 }

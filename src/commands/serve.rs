@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use super::{init_logging, load_config, Failure};
+use super::{init_background_logging, load_config, Failure};
 use crate::config::{Config, ConfigSource};
 use crate::keys;
 use crate::livepeer::orch_info::OrchInfoSignature;
@@ -19,7 +19,7 @@ use crate::web3signer::policy::Policy;
 
 pub(super) async fn run(config_path: Option<&Path>) -> Result<(), Failure> {
     let (config, source) = load_config(config_path)?;
-    init_logging(&config.log);
+    let _log = init_background_logging(&config.log);
     if source == ConfigSource::Embedded {
         tracing::warn!(
             "no --config given: using the embedded development config (keystore ./data/keystore, \

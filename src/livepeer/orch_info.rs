@@ -10,6 +10,7 @@
 //! not depend on the request, so it is computed once at startup and served
 //! from memory.
 
+use bytes::Bytes;
 use serde::Serialize;
 
 use crate::eth::{keccak256, text_hash, Address, RecoverableSignature};
@@ -30,8 +31,11 @@ pub fn digest(address: &Address) -> [u8; 32] {
 #[derive(Debug, Clone)]
 pub struct OrchInfoSignature {
     address: Address,
+    /// `address` in EIP-55 form (computed once; it goes in every audit line).
+    checksum: String,
     signature: RecoverableSignature,
-    body: Vec<u8>,
+    /// Shared, immutable: each response clones a reference, not the bytes.
+    body: Bytes,
 }
 
 /// JSON body in go-livepeer's field order (sorted: `address`, `signature`).
@@ -62,14 +66,20 @@ impl OrchInfoSignature {
         body.push(b'\n');
         OrchInfoSignature {
             address,
+            checksum,
             signature,
-            body,
+            body: Bytes::from(body),
         }
     }
 
     /// The signer address.
     pub fn address(&self) -> Address {
         self.address
+    }
+
+    /// The signer address in EIP-55 form, with `0x`.
+    pub fn address_checksum(&self) -> &str {
+        &self.checksum
     }
 
     /// The 65-byte signature.
@@ -80,5 +90,10 @@ impl OrchInfoSignature {
     /// `{"address":"<EIP-55>","signature":"0x<130 hex>"}\n`, byte-exact.
     pub fn body(&self) -> &[u8] {
         &self.body
+    }
+
+    /// [`Self::body`] as a reference-counted buffer (a clone copies no bytes).
+    pub fn body_bytes(&self) -> Bytes {
+        self.body.clone()
     }
 }

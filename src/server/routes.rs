@@ -9,6 +9,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::middleware::{from_fn, Next};
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+use futures_util::StreamExt;
 use tracing::Instrument;
 
 use super::auth::Caller;
@@ -113,7 +114,13 @@ async fn observe(
         .headers()
         .get("x-request-id")
         .and_then(valid_request_id)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        // A UUIDv4 from the thread-local CSPRNG: `Uuid::new_v4` would make a
+        // getrandom(2) system call on every request.
+        .unwrap_or_else(|| {
+            uuid::Builder::from_random_bytes(rand::random())
+                .into_uuid()
+                .to_string()
+        });
     let limit = req.app_data::<web::Data<AppState>>().map(|s| s.body_limit);
     let declared = req
         .headers()
@@ -205,7 +212,35 @@ fn forbidden(caller: &Caller, route: &str, scope: Scope) -> HttpResponse {
 
 /// `POST /sign-orchestrator-info`: the cached OrchestratorInfo signature.
 /// The request body and other headers are ignored, as in go-livepeer.
-async fn sign_orchestrator_info(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+///
+/// The body is still read (and dropped), up to the body limit: actix closes
+/// a keep-alive connection whose request body was left unread, which would
+/// cost every gateway request a new TCP (and TLS) handshake.
+async fn sign_orchestrator_info(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    mut payload: web::Payload,
+) -> HttpResponse {
+    let mut read = 0usize;
+    while let Some(chunk) = payload.next().await {
+        match chunk {
+            Ok(chunk) => {
+                read += chunk.len();
+                if read > state.body_limit {
+                    return error::json_error(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        &format!("request body exceeds the limit of {} bytes", state.body_limit),
+                    );
+                }
+            }
+            Err(e) => {
+                return error::json_error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("cannot read the request body: {e}"),
+                )
+            }
+        }
+    }
     let caller = caller(&req);
     if !caller.scopes.contains(Scope::OrchestratorInfo) {
         return forbidden(&caller, "/sign-orchestrator-info", Scope::OrchestratorInfo);
@@ -216,12 +251,12 @@ async fn sign_orchestrator_info(req: HttpRequest, state: web::Data<AppState>) ->
         route = "/sign-orchestrator-info",
         token = %caller.name,
         peer = %peer(&req),
-        address = %state.orch_info.address(),
+        address = state.orch_info.address_checksum(),
         outcome = "ok",
     );
     HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "application/json"))
-        .body(state.orch_info.body().to_vec())
+        .body(state.orch_info.body_bytes())
 }
 
 fn web3(state: &AppState) -> &Web3Signer {
