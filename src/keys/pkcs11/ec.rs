@@ -86,7 +86,19 @@ pub enum PointError {
 /// (`04 41 04‖X‖Y`, PKCS#11 v2.40 §2.3.3) or the bare SEC1 point
 /// (`04‖X‖Y`, 65 bytes; compressed `02/03‖X` is accepted too).
 pub fn parse_ec_point(value: &[u8]) -> Result<VerifyingKey, PointError> {
-    let sec1 = unwrap_octet_string(value).unwrap_or(value);
+    // A raw point is tried first: `04‖X‖Y` with X[0] = 0x3F is also a
+    // well-formed DER OCTET STRING (tag 04, length 63), so unwrapping first
+    // would reject one raw key in 256. A DER-wrapped point is 67 or 35
+    // bytes, never 65 or 33, so trying raw first is unambiguous.
+    let raw = matches!(
+        (value.first(), value.len()),
+        (Some(0x04), 65) | (Some(0x02 | 0x03), 33)
+    );
+    let sec1 = if raw {
+        value
+    } else {
+        unwrap_octet_string(value).unwrap_or(value)
+    };
     match sec1.first() {
         Some(0x02 | 0x03) if sec1.len() == 33 => {}
         Some(0x04) if sec1.len() == 65 => {}
@@ -189,5 +201,19 @@ mod tests {
         assert_eq!(short_curve_name(&SECP256K1_PARAMS), "secp256k1");
         assert_eq!(curve_name(&[1, 2]), "unknown curve (CKA_EC_PARAMS 0102)");
         assert_eq!(short_curve_name(&[1, 2]), "unknown");
+    }
+
+    #[test]
+    fn raw_point_whose_x_starts_with_0x3f_is_not_taken_for_der() {
+        // Found by the ec_point fuzz target: the uncompressed form of this
+        // point reads as a DER OCTET STRING of 63 bytes.
+        let compressed =
+            crate::eth::hex::decode("023fffffffffffffffffffff00000080ffffffffffffffffffffffffffffffffff")
+                .unwrap();
+        let key = parse_ec_point(&compressed).unwrap();
+        let raw = key.to_encoded_point(false);
+        assert_eq!(raw.as_bytes()[1], 0x3f);
+        assert_eq!(parse_ec_point(raw.as_bytes()).unwrap(), key);
+        assert_eq!(parse_ec_point(&encode_ec_point(&key)).unwrap(), key);
     }
 }
