@@ -617,3 +617,56 @@ async fn readyz_goes_503_when_kms_stops() {
     );
     assert_eq!(post_orch_info(&daemon.url).await, (200, before));
 }
+
+/// Issue 7 fault injection: `serve` against a KMS endpoint that accepts
+/// connections and never answers exits 1 with a timeout message instead of
+/// hanging (bounded by the configured operation timeout; the test only
+/// guards against a hang with a generous outer limit).
+#[test]
+fn serve_with_a_stalled_kms_exits_1_with_a_timeout_message() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for c in listener.incoming().flatten() {
+            held.push(c); // accept, never answer
+        }
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = kms::write_config(tmp.path(), &endpoint, "0b4e6f4e-7a60-4a6e-9d35-3d1a2b3c4d5e");
+    let text: Vec<String> = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .lines()
+        .map(|l| match l.split('=').next().map(str::trim) {
+            Some("operation_timeout_ms") => "operation_timeout_ms = 1500".to_string(),
+            Some("max_attempts") => "max_attempts = 1".to_string(),
+            _ => l.to_string(),
+        })
+        .collect();
+    std::fs::write(&cfg, text.join("\n")).unwrap();
+    let mut child = signer_cmd(tmp.path(), &cfg, &["serve"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("serve hung on a stalled KMS endpoint");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(err.contains("cannot open the key backend"), "{err}");
+    assert!(
+        err.contains("operation_timeout_ms = 1500") && err.contains(&endpoint),
+        "{err}"
+    );
+    assert!(!err.contains("listening"), "{err}");
+}
