@@ -67,7 +67,10 @@ fn fixture() -> Fixture {
     let orch = runner.block_on(OrchInfoSignature::create(&signer)).unwrap();
     let tokens = Tokens::load(&config.auth).unwrap();
     assert!(!tokens.is_empty());
-    let state = Arc::new(AppState::new(signer, orch, tokens, config.server.body_limit_bytes));
+    // The eth1 JSON-RPC routes are on too, so `POST /` and
+    // `/api/v1/eth1/*` are fuzzed with the same requests.
+    let policy = livepeer_signer::web3signer::policy::Policy::from_config(&config.web3signer).unwrap();
+    let state = Arc::new(AppState::new(signer, orch, tokens, config.server.body_limit_bytes).with_web3signer(policy));
     Fixture {
         runner,
         state: web::Data::from(state),
@@ -113,7 +116,7 @@ fuzz_target!(|data: &[u8]| {
                 App::new()
                     .app_data(f.state.clone())
                     .app_data(web::PayloadConfig::new(f.body_limit))
-                    .configure(|c| routes::configure(c, true)),
+                    .configure(|c| routes::configure(c, true, true)),
             )
             .await;
             let req = req.set_payload(body).to_request();
