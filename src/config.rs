@@ -601,6 +601,14 @@ impl Config {
             }
         }
         self.validate_server()?;
+        // tracing-subscriber 0.3's directive parser panics on some non-ASCII
+        // input (it slices at a fixed byte index): refuse it here instead.
+        if !self.log.level.is_ascii() || self.log.level.chars().any(|c| c.is_ascii_control()) {
+            return Err(format!(
+                "[log] level = {:?}: only ASCII is allowed; use trace, debug, info, warn, error or a filter such as \"info,livepeer_signer=debug\"",
+                self.log.level
+            ));
+        }
         tracing_subscriber::EnvFilter::try_new(&self.log.level).map_err(|e| {
             format!(
                 "[log] level = {:?} is not a valid filter: {e}; use trace, debug, info, warn or error",

@@ -126,3 +126,16 @@ fn cross_field_rules() {
     .unwrap_err();
     assert!(err.contains("[log] level"), "{err}");
 }
+
+#[test]
+fn non_ascii_log_level_is_an_error_not_a_panic() {
+    // Found by the config_toml fuzz target: tracing-subscriber's directive
+    // parser panics on this kind of input.
+    let level = format!("d\u{FFFD}` , {}\u{FFFD}[", "0".repeat(80));
+    let err = load(
+        EMBEDDED_DEFAULT,
+        &[("LIVEPEER_SIGNER__LOG__LEVEL", level.as_str())],
+    )
+    .unwrap_err();
+    assert!(err.contains("[log] level") && err.contains("only ASCII"), "{err}");
+}

@@ -101,8 +101,13 @@ fn install_subscriber<W>(log: &LogConfig, writer: W) -> bool
 where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&log.level));
+    // RUST_LOG wins when set, but only if it is ASCII: tracing-subscriber's
+    // directive parser can panic on other input.
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| v.is_ascii())
+        .and_then(|v| tracing_subscriber::EnvFilter::try_new(v).ok())
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(&log.level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)
