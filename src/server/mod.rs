@@ -184,14 +184,19 @@ pub fn bind(
 }
 
 /// Registers SIGTERM, SIGINT and SIGHUP now. SIGTERM/SIGINT stop `handles`
-/// gracefully (in-flight requests drain); SIGHUP calls `on_reload`.
-pub fn spawn_signal_handlers(handles: Handles, on_reload: impl Fn() + Send + 'static) -> std::io::Result<()> {
+/// gracefully (in-flight requests drain); SIGHUP calls `on_reload` on a
+/// blocking thread (it reads config, token and certificate files).
+pub fn spawn_signal_handlers(
+    handles: Handles,
+    on_reload: impl Fn() + Send + Sync + 'static,
+) -> std::io::Result<()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
         let mut term = signal(SignalKind::terminate())?;
         let mut int = signal(SignalKind::interrupt())?;
         let mut hup = signal(SignalKind::hangup())?;
+        let on_reload = std::sync::Arc::new(on_reload);
         tokio::spawn(async move {
             loop {
                 let name = tokio::select! {
@@ -199,7 +204,10 @@ pub fn spawn_signal_handlers(handles: Handles, on_reload: impl Fn() + Send + 'st
                     _ = int.recv() => "SIGINT",
                     _ = hup.recv() => {
                         tracing::info!(signal = "SIGHUP", "reloading tokens and TLS files");
-                        on_reload();
+                        let reload = on_reload.clone();
+                        if let Err(e) = tokio::task::spawn_blocking(move || reload()).await {
+                            tracing::error!(error = %e, "reload task failed: keeping the running configuration");
+                        }
                         continue;
                     }
                 };
