@@ -5,18 +5,23 @@
 //! ```text
 //! gateway ──HTTP──▶ server ──▶ livepeer payloads ──▶ Signer ──▶ KeyBackend
 //!                   routes       what is signed      Ethereum     keystore | pkcs11 | aws-kms
-//!                                                    rules        (raw r, s only)
+//!                   access                           rules        (raw r, s only)
 //! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod cli;
-pub mod commands;
+pub mod access;
+mod cli;
+mod commands;
 pub mod config;
 pub mod eth;
 pub mod keys;
 pub mod livepeer;
-pub mod metrics;
+mod metrics;
+pub mod secret;
 pub mod server;
 pub mod signer;
 pub mod web3signer;
+
+pub use cli::Cli;
+pub use commands::{run, Failure, EXIT_CONFIG, EXIT_RUNTIME};

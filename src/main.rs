@@ -5,8 +5,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use livepeer_signer::cli::Cli;
-use livepeer_signer::commands;
+use livepeer_signer::Cli;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -14,10 +13,10 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("livepeer-signer: error: cannot start the async runtime: {e}");
-            return ExitCode::from(commands::EXIT_RUNTIME);
+            return ExitCode::from(livepeer_signer::EXIT_RUNTIME);
         }
     };
-    match runtime.block_on(commands::run(cli)) {
+    match runtime.block_on(livepeer_signer::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             eprintln!("livepeer-signer: error: {:#}", failure.error);

@@ -23,13 +23,12 @@ use crate::metrics::METRICS;
 #[derive(Debug, thiserror::Error)]
 pub enum SignError {
     /// The backend failed.
-    #[error("{backend} backend: {source}")]
+    #[error("{backend} backend: {error}")]
     Backend {
         /// Backend kind.
         backend: &'static str,
-        /// What the backend said.
-        #[source]
-        source: BackendError,
+        /// What the backend said (its message is part of this one).
+        error: BackendError,
     },
     /// The backend's `(r, s)` is not a signature by its own public key over
     /// this digest.
@@ -45,13 +44,12 @@ pub enum SignError {
         address: Address,
     },
     /// The finished signature failed go-livepeer's verifier.
-    #[error("self-check failed for a {backend} signature: {source}; refusing to use it")]
+    #[error("self-check failed for a {backend} signature: {error}; refusing to use it")]
     SelfCheck {
         /// Backend kind.
         backend: &'static str,
-        /// The verifier's reason.
-        #[source]
-        source: VerifyError,
+        /// The verifier's reason (its message is part of this one).
+        error: VerifyError,
     },
 }
 
@@ -59,7 +57,7 @@ impl SignError {
     /// A stable label for metrics.
     pub fn kind(&self) -> &'static str {
         match self {
-            SignError::Backend { source, .. } => source.kind(),
+            SignError::Backend { error, .. } => error.kind(),
             SignError::NotOurKey { .. } => "not_our_key",
             SignError::SelfCheck { .. } => "self_check",
         }
@@ -123,7 +121,7 @@ impl Signer {
         let started = std::time::Instant::now();
         let result = match self.inner.backend.sign_digest(digest).await {
             Ok(raw) => self.finalize(digest, &raw),
-            Err(source) => Err(SignError::Backend { backend, source }),
+            Err(error) => Err(SignError::Backend { backend, error }),
         };
         let m = &METRICS;
         m.sign_duration
@@ -178,12 +176,12 @@ impl Signer {
         for y_odd in [false, true] {
             let candidate = RecoverableSignature::from_parts(&low_s, y_odd).ok_or(SignError::SelfCheck {
                 backend,
-                source: VerifyError::HighS,
+                error: VerifyError::HighS,
             })?;
             match verify_digest(&self.inner.address, digest, candidate.as_bytes()) {
                 Ok(()) => return Ok(candidate),
                 Err(e @ (VerifyError::WrongSigner { .. } | VerifyError::Unrecoverable)) => last = e,
-                Err(source) => return Err(SignError::SelfCheck { backend, source }),
+                Err(error) => return Err(SignError::SelfCheck { backend, error }),
             }
         }
         tracing::debug!(backend, reason = %last, "no recovery id verifies");

@@ -19,8 +19,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use livepeer_signer::access::token_sha256;
 use livepeer_signer::eth::hex;
-use livepeer_signer::server::auth::token_sha256;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use support::{bin, Daemon, C1_BODY};

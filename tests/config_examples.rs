@@ -2,6 +2,8 @@
 //! binary). The directory is globbed, so an example added later is covered
 //! without touching this file.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -34,6 +36,16 @@ fn bin() -> Command {
     c
 }
 
+/// The example with the files it names made real under `root` (see
+/// `support::config_files`), written to `root`.
+fn materialize(example: &Path, root: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(example).unwrap();
+    let text = support::config_files::materialize(&text, root);
+    let out = root.join(example.file_name().unwrap());
+    std::fs::write(&out, text).unwrap();
+    out
+}
+
 #[test]
 fn every_toml_in_config_passes_check_offline() {
     let files = tomls();
@@ -42,11 +54,14 @@ fn every_toml_in_config_passes_check_offline() {
         "{} holds no .toml file: the examples are missing",
         config_dir().display()
     );
+    let tmp = tempfile::tempdir().unwrap();
     let mut checked = Vec::new();
-    for file in &files {
+    for example in &files {
+        let root = tmp.path().join(example.file_stem().unwrap());
+        let file = materialize(example, &root);
         let out = bin()
             .args(["check", "--offline", "--config"])
-            .arg(file)
+            .arg(&file)
             .output()
             .unwrap();
         let (stdout, stderr) = (
@@ -57,14 +72,14 @@ fn every_toml_in_config_passes_check_offline() {
             out.status.code(),
             Some(0),
             "{} fails `check --offline`:\n{stderr}",
-            file.display()
+            example.display()
         );
         assert!(
             stdout.starts_with("config ok: ") && stdout.contains(&file.display().to_string()),
             "{}: unexpected output {stdout:?}",
             file.display()
         );
-        checked.push(file.file_name().unwrap().to_string_lossy().into_owned());
+        checked.push(example.file_name().unwrap().to_string_lossy().into_owned());
     }
     eprintln!("checked {} config files: {checked:?}", checked.len());
     // The two examples this issue ships must be among them.
@@ -78,6 +93,55 @@ fn every_toml_in_config_passes_check_offline() {
             "{required} missing from config/"
         );
     }
+}
+
+/// `check --offline` reads the files `serve` reads: the production example
+/// as shipped (its files do not exist here) is refused, naming the token
+/// file; with the files in place but an empty token file, or without the
+/// TLS key, the file is named.
+#[test]
+fn check_offline_reads_tls_and_token_files() {
+    let example = config_dir().join("production-tls-auth.example.toml");
+    let out = bin()
+        .args(["check", "--offline", "--config"])
+        .arg(&example)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("token file /etc/livepeer-signer/tokens/gateway-us-1: No such file"),
+        "{err}"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let file = materialize(&example, tmp.path());
+    let token = tmp.path().join("etc/livepeer-signer/tokens/gateway-us-1");
+    std::fs::write(&token, " \n").unwrap();
+    let out = bin()
+        .args(["check", "--offline", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!("token file {} is empty", token.display())),
+        "{err}"
+    );
+    std::fs::write(&token, "a-token\n").unwrap();
+    let key = tmp.path().join("etc/livepeer-signer/tls/key.pem");
+    std::fs::remove_file(&key).unwrap();
+    let out = bin()
+        .args(["check", "--offline", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!("[server.tls] key file {}: No such file", key.display())),
+        "{err}"
+    );
 }
 
 /// The check above would be worthless if `check --offline` accepted anything.

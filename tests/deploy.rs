@@ -167,6 +167,8 @@ fn systemd_credential_override_is_a_real_config_key() {
         .collect();
     assert_ne!(text, without);
     let cfg = tmp.path().join("c.toml");
+    // check --offline reads the token and TLS files: make them real.
+    let without = support::config_files::materialize(&without, &tmp.path().join("root"));
     std::fs::write(&cfg, without).unwrap();
 
     let (code, _, err) = check_offline(&cfg, &[]);
@@ -558,7 +560,8 @@ fn configmap_toml(docs: &[(String, Value)], dir: &Path) -> (PathBuf, toml::Value
         .and_then(Value::as_str)
         .expect("ConfigMap data livepeer-signer.toml");
     let file = dir.join("livepeer-signer.toml");
-    std::fs::write(&file, text).unwrap();
+    // check --offline reads the token and TLS files: make them real.
+    std::fs::write(&file, support::config_files::materialize(text, &dir.join("root"))).unwrap();
     (file, toml::from_str(text).unwrap())
 }
 

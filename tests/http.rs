@@ -5,9 +5,9 @@ mod support;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 
+use livepeer_signer::access::Tokens;
 use livepeer_signer::keys::keystore::KeystoreBackend;
 use livepeer_signer::livepeer::orch_info::OrchInfoSignature;
-use livepeer_signer::server::auth::Tokens;
 use livepeer_signer::server::{self, AppState};
 use livepeer_signer::signer::Signer;
 

@@ -10,8 +10,8 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use livepeer_signer::access::token_sha256;
 use livepeer_signer::eth::hex;
-use livepeer_signer::server::auth::token_sha256;
 use support::{bin, Daemon};
 
 const TOKEN_A: &str = "token-a-0123456789abcdef0123456789abcdef";
@@ -213,8 +213,8 @@ fn non_loopback_listener_without_tokens_is_refused() {
 
 #[test]
 fn exposure_guard_rules() {
+    use livepeer_signer::access::{check_exposure, Tokens};
     use livepeer_signer::config::{AuthConfig, TokenConfig};
-    use livepeer_signer::server::{auth::Tokens, check_exposure};
     let none = Tokens::default();
     let some = Tokens::load(&AuthConfig {
         allow_unauthenticated: false,

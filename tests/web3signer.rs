@@ -6,11 +6,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use k256::ecdsa::SigningKey;
+use livepeer_signer::access::{token_sha256, Caller, Scopes, Tokens};
 use livepeer_signer::config::{AuthConfig, Scope, ServerConfig, TokenConfig};
 use livepeer_signer::eth::{hex, keccak256, recover_digest, text_hash, Address};
 use livepeer_signer::keys::keystore::KeystoreBackend;
 use livepeer_signer::livepeer::orch_info::OrchInfoSignature;
-use livepeer_signer::server::auth::{token_sha256, Caller, Scopes, Tokens};
 use livepeer_signer::server::{self, AppState};
 use livepeer_signer::signer::Signer;
 use livepeer_signer::web3signer::{Web3Signer, CODE_POLICY, CODE_SCOPE, CODE_SIGNING_FAILED};
@@ -142,7 +142,7 @@ async fn raw_sign_is_off_unless_enabled() {
         chain_ids: vec![1],
         ..Default::default()
     };
-    let p = livepeer_signer::web3signer::policy::Policy::from_config(&cfg).unwrap();
+    let p = livepeer_signer::web3signer::policy::Policy::from_config(&cfg);
     assert_eq!(p.check_raw().unwrap_err().rule, "allow_raw_sign");
     assert!(policy().check_raw().is_ok());
 }

@@ -25,7 +25,7 @@ use livepeer_signer::config::{Config, ConfigSource};
 use livepeer_signer::eth::hex;
 use livepeer_signer::keys::keystore::KeystoreBackend;
 use livepeer_signer::livepeer::orch_info::OrchInfoSignature;
-use livepeer_signer::server::auth::Tokens;
+use livepeer_signer::access::Tokens;
 use livepeer_signer::server::{routes, AppState};
 use livepeer_signer::signer::Signer;
 
@@ -69,7 +69,7 @@ fn fixture() -> Fixture {
     assert!(!tokens.is_empty());
     // The eth1 JSON-RPC routes are on too, so `POST /` and
     // `/api/v1/eth1/*` are fuzzed with the same requests.
-    let policy = livepeer_signer::web3signer::policy::Policy::from_config(&config.web3signer).unwrap();
+    let policy = livepeer_signer::web3signer::policy::Policy::from_config(&config.web3signer);
     let state = Arc::new(AppState::new(signer, orch, tokens, config.server.body_limit_bytes).with_web3signer(policy));
     Fixture {
         runner,

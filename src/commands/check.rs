@@ -28,6 +28,7 @@ pub(super) async fn address(config_path: Option<&Path>) -> Result<(), Failure> {
 pub(super) async fn check(config_path: Option<&Path>, offline: bool) -> Result<(), Failure> {
     if offline {
         let (config, source) = load_config(config_path)?;
+        super::serve::preflight(&config)?;
         println!("config ok: {source} (backend {})", config.key.backend);
         return Ok(());
     }

@@ -1,11 +1,11 @@
 //! `keystore new`.
 
 use anyhow::Context;
-use secrecy::SecretString;
 
 use super::Failure;
 use crate::cli::KeystoreNew;
-use crate::keys::keystore::{create_key, create_password_file, read_secret_file, ScryptStrength};
+use crate::keys::keystore::{create_key, create_password_file, ScryptStrength};
+use crate::secret::{self, SecretSource};
 
 pub(super) async fn new(args: KeystoreNew) -> Result<(), Failure> {
     let strength = if args.light {
@@ -15,18 +15,19 @@ pub(super) async fn new(args: KeystoreNew) -> Result<(), Failure> {
     };
     let (password, created_password) = match (&args.password_file, &args.password_env) {
         (Some(file), _) if file.exists() => (
-            read_secret_file(file).map_err(|e| Failure::config(anyhow::anyhow!("password {e}")))?,
+            secret::read_file(file).map_err(|e| Failure::config(anyhow::anyhow!("password {e}")))?,
             false,
         ),
         (Some(file), _) => (create_password_file(file).map_err(Failure::runtime)?, true),
-        (None, Some(var)) => match std::env::var(var) {
-            Ok(v) if !v.is_empty() => (SecretString::from(v), false),
-            _ => {
-                return Err(Failure::config(anyhow::anyhow!(
-                    "environment variable {var} (--password-env) is not set or empty"
-                )))
+        (None, Some(var)) => (
+            SecretSource::Env {
+                var: var.clone(),
+                origin: "--password-env",
             }
-        },
+            .read()
+            .map_err(Failure::config)?,
+            false,
+        ),
         (None, None) => {
             return Err(Failure::config(anyhow::anyhow!(
                 "give --password-file FILE or --password-env VAR"

@@ -12,17 +12,21 @@ use zeroize::Zeroizing;
 use super::{init_logging, load_config, Failure};
 use crate::cli::{Pkcs11Command, Pkcs11Generate, Pkcs11Import};
 use crate::eth::{hex, keccak256, recover_digest, Address};
-use crate::keys::keystore::{read_secret_file, KeyFile, V3Error};
+use crate::keys::keystore::{KeyFile, V3Error};
 use crate::keys::pkcs11::{
     admin, ec, find_token, list_keys, list_tokens, login_session, module, KeySelector, Pkcs11Backend,
     Pkcs11Error, Target,
 };
+use crate::secret::{self, SecretSource};
 use crate::signer::Signer;
 
 /// Exit code 2 for usage/config problems, 1 for the rest.
 fn fail(e: Pkcs11Error) -> Failure {
     match e {
-        Pkcs11Error::Usage(_) | Pkcs11Error::Pin(_) | Pkcs11Error::ModuleMissing { .. } => Failure::config(e),
+        Pkcs11Error::Usage(_)
+        | Pkcs11Error::Config(_)
+        | Pkcs11Error::Pin(_)
+        | Pkcs11Error::ModuleMissing { .. } => Failure::config(e),
         e => Failure::runtime(e),
     }
 }
@@ -141,15 +145,15 @@ fn generate(target: &Target, args: &Pkcs11Generate) -> Result<(), Failure> {
 
 fn read_password(args: &Pkcs11Import) -> Result<SecretString, Failure> {
     if let Some(file) = &args.password_file {
-        return read_secret_file(file).map_err(|e| Failure::config(anyhow!("keystore password {e}")));
+        return secret::read_file(file).map_err(|e| Failure::config(anyhow!("keystore password {e}")));
     }
     if let Some(var) = &args.password_env {
-        return match std::env::var(var) {
-            Ok(v) if !v.is_empty() => Ok(SecretString::from(v)),
-            _ => Err(Failure::config(anyhow!(
-                "environment variable {var} (--password-env) is not set or empty"
-            ))),
-        };
+        return SecretSource::Env {
+            var: var.clone(),
+            origin: "--password-env",
+        }
+        .read()
+        .map_err(Failure::config);
     }
     eprintln!("reading the keystore password from the first line of standard input");
     let mut line = Zeroizing::new(String::new());

@@ -7,15 +7,42 @@ use std::time::Duration;
 use anyhow::Context;
 
 use super::{init_background_logging, load_config, Failure};
+use crate::access::{check_exposure, Tokens};
 use crate::config::{Config, ConfigSource};
 use crate::keys;
 use crate::livepeer::orch_info::OrchInfoSignature;
-use crate::server::auth::Tokens;
 use crate::server::health;
 use crate::server::tls::ReloadableTls;
 use crate::server::{self, AppState};
 use crate::signer::Signer;
 use crate::web3signer::policy::Policy;
+
+/// Everything `serve` loads and checks before it touches the key: token
+/// files, the exposure guard, TLS files, the eth1 policy. `check --offline`
+/// runs the same, so a broken file shows up before a deploy.
+pub(super) struct Preflight {
+    /// `[[auth.tokens]]`, files read.
+    pub tokens: Tokens,
+    /// `[server.tls]`, files read.
+    pub tls: Option<(Arc<ReloadableTls>, rustls::ServerConfig)>,
+    /// `[web3signer]`, when enabled.
+    pub policy: Option<Policy>,
+}
+
+pub(super) fn preflight(config: &Config) -> Result<Preflight, Failure> {
+    let tokens = Tokens::load(&config.auth).map_err(Failure::config)?;
+    check_exposure(config.server.listen, &tokens, config.auth.allow_unauthenticated)
+        .map_err(Failure::config)?;
+    let tls = match &config.server.tls {
+        Some(files) => Some(ReloadableTls::load(files).map_err(Failure::config)?),
+        None => None,
+    };
+    let policy = config
+        .web3signer
+        .enabled
+        .then(|| Policy::from_config(&config.web3signer));
+    Ok(Preflight { tokens, tls, policy })
+}
 
 pub(super) async fn run(config_path: Option<&Path>) -> Result<(), Failure> {
     let (config, source) = load_config(config_path)?;
@@ -29,18 +56,12 @@ pub(super) async fn run(config_path: Option<&Path>) -> Result<(), Failure> {
     tracing::info!(config = %source, backend = %config.key.backend, "starting livepeer-signer {}", env!("CARGO_PKG_VERSION"));
 
     // Everything that can be refused without touching the key comes first.
-    let tokens = Tokens::load(&config.auth).map_err(|e| Failure::config(anyhow::anyhow!(e)))?;
-    server::check_exposure(config.server.listen, &tokens, config.auth.allow_unauthenticated)
-        .map_err(|e| Failure::config(anyhow::anyhow!(e)))?;
+    let Preflight { tokens, tls, policy } = preflight(&config)?;
     if tokens.is_empty() {
         tracing::warn!(listen = %config.server.listen, "no [[auth.tokens]] configured: anyone who can reach the listener gets signatures");
     } else {
         tracing::info!(tokens = ?tokens, "bearer-token authentication on");
     }
-    let tls = match &config.server.tls {
-        Some(files) => Some(ReloadableTls::load(files).map_err(|e| Failure::config(anyhow::anyhow!(e)))?),
-        None => None,
-    };
 
     let backend = keys::open(&config.key)
         .await
@@ -54,9 +75,7 @@ pub(super) async fn run(config_path: Option<&Path>) -> Result<(), Failure> {
     tracing::info!(address = %signer.address(), signature = %orch_info.signature().to_hex(), "OrchestratorInfo signature ready");
 
     let mut state = AppState::new(signer.clone(), orch_info, tokens, config.server.body_limit_bytes);
-    if config.web3signer.enabled {
-        let policy =
-            Policy::from_config(&config.web3signer).map_err(|e| Failure::config(anyhow::anyhow!(e)))?;
+    if let Some(policy) = policy {
         if !policy.has_chains() {
             tracing::warn!("[web3signer] chain_ids is empty: eth_signTransaction refuses every transaction");
         }
@@ -112,6 +131,15 @@ pub(super) async fn run(config_path: Option<&Path>) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Why reloaded tokens were not applied.
+#[derive(Debug, thiserror::Error)]
+enum TokenReload {
+    #[error(transparent)]
+    Load(#[from] crate::access::TokensError),
+    #[error(transparent)]
+    Exposed(#[from] crate::access::Exposed),
+}
+
 /// SIGHUP: re-read the config and swap what can change safely (tokens, TLS files).
 struct Reloader {
     path: Option<PathBuf>,
@@ -132,9 +160,12 @@ impl Reloader {
         let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
         let mut changes = Vec::new();
 
-        match Tokens::load(&new.auth).and_then(|t| {
-            server::check_exposure(current.server.listen, &t, new.auth.allow_unauthenticated).map(|()| t)
-        }) {
+        let tokens = Tokens::load(&new.auth).map_err(TokenReload::from).and_then(|t| {
+            check_exposure(current.server.listen, &t, new.auth.allow_unauthenticated)
+                .map(|()| t)
+                .map_err(TokenReload::from)
+        });
+        match tokens {
             Ok(tokens) => {
                 let old = self.state.tokens.load();
                 if **old != tokens {
@@ -159,26 +190,19 @@ impl Reloader {
             _ => tracing::warn!("reload: [server.tls] was added or removed; that needs a restart"),
         }
 
-        let server_except_tls = |c: &Config| {
-            let mut s = c.server.clone();
-            s.tls = None;
-            format!("{s:?}")
+        let server_except_tls = |c: &Config| crate::config::ServerConfig {
+            tls: None,
+            ..c.server.clone()
         };
         for (what, differs) in [
             (
                 "[server] (other than [server.tls])",
                 server_except_tls(&new) != server_except_tls(&current),
             ),
-            ("[key]", format!("{:?}", new.key) != format!("{:?}", current.key)),
-            (
-                "[health]",
-                format!("{:?}", new.health) != format!("{:?}", current.health),
-            ),
-            ("[log]", format!("{:?}", new.log) != format!("{:?}", current.log)),
-            (
-                "[web3signer]",
-                format!("{:?}", new.web3signer) != format!("{:?}", current.web3signer),
-            ),
+            ("[key]", new.key != current.key),
+            ("[health]", new.health != current.health),
+            ("[log]", new.log != current.log),
+            ("[web3signer]", new.web3signer != current.web3signer),
         ] {
             if differs {
                 tracing::warn!("reload: {what} changed; that needs a restart and was not applied");

@@ -1,8 +1,8 @@
 //! `token new`.
 
 use super::Failure;
+use crate::access::{new_token, token_sha256};
 use crate::eth::hex;
-use crate::server::auth::{new_token, token_sha256};
 
 /// Prints a new token once, and the `[[auth.tokens]]` lines to paste.
 pub(super) fn new(name: &str) -> Result<(), Failure> {

@@ -5,6 +5,7 @@
 //! * [`signature`]: the 65-byte `r‖s‖v` signature and go-livepeer's
 //!   `VerifySig` rules.
 //! * [`hex`]: the one place that parses and prints hex.
+//! * [`units`]: exact wei / ether amounts.
 
 pub mod address;
 pub mod hash;
@@ -12,6 +13,7 @@ pub mod hex;
 pub mod signature;
 pub mod tx;
 pub mod typed_data;
+pub mod units;
 
 pub use address::{Address, AddressError};
 pub use hash::{keccak256, text_hash};

@@ -7,7 +7,7 @@
 use async_trait::async_trait;
 use k256::ecdsa::{Signature, VerifyingKey};
 
-use crate::config::{BackendKind, KeyConfig};
+use crate::config::{BackendKind, Invalid, KeyConfig};
 
 #[cfg(feature = "aws-kms")]
 pub mod aws_kms;
@@ -39,37 +39,90 @@ pub trait KeyBackend: Send + Sync + 'static {
     }
 }
 
-/// What went wrong in a backend. Messages name the source and what to do;
-/// they never contain secrets.
+/// What went wrong in a backend: the backend's own typed error (kept as the
+/// source) and its [`BackendError::kind`], the metrics label. Messages name
+/// the source and what to do; they never contain secrets.
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
-    /// The configuration cannot work (missing file, wrong curve, bad key id…).
-    #[error("{0}")]
-    Config(String),
-    /// Credentials were refused (wrong password, wrong PIN, access denied…).
-    #[error("{0}")]
-    Denied(String),
-    /// The backend is not reachable or not ready now; retrying later may work.
-    #[error("{0}")]
-    Unavailable(String),
-    /// The backend did not answer in time.
-    #[error("{0}")]
-    Timeout(String),
-    /// The backend answered with something unusable.
-    #[error("{0}")]
-    Malformed(String),
+    /// The configuration cannot work.
+    #[error(transparent)]
+    Config(#[from] Invalid),
+    /// The keystore backend failed.
+    #[error(transparent)]
+    Keystore(#[from] keystore::KeystoreError),
+    /// The PKCS#11 backend failed.
+    #[cfg(feature = "pkcs11")]
+    #[error(transparent)]
+    Pkcs11(#[from] pkcs11::Pkcs11Error),
+    /// The AWS KMS backend failed.
+    #[cfg(feature = "aws-kms")]
+    #[error(transparent)]
+    AwsKms(#[from] aws_kms::AwsKmsError),
+    /// The key is not the one `[key] expected_address` pins.
+    #[error(
+        "{key} holds the key of {found}, but [key] expected_address is {expected}: \
+         the configured key changed (a repointed alias, another HSM key, another key file); \
+         fix the key reference or, if the new identity is intended, expected_address"
+    )]
+    AddressMismatch {
+        /// The backend's description of the key.
+        key: String,
+        /// Its address.
+        found: crate::eth::Address,
+        /// `[key] expected_address`.
+        expected: crate::eth::Address,
+    },
+    /// The backend was left out of this build.
+    #[error("this build has no {backend} support: rebuild with `--features {feature}`")]
+    NotBuilt {
+        /// `PKCS#11` or `AWS KMS`.
+        backend: &'static str,
+        /// The cargo feature.
+        feature: &'static str,
+    },
+    /// A blocking task running backend I/O panicked or was cancelled.
+    #[error("the {what} task failed")]
+    Task {
+        /// What the task did.
+        what: &'static str,
+        /// The join error.
+        #[source]
+        source: tokio::task::JoinError,
+    },
+    /// A failure that makes the key unusable *now*, whatever its own kind
+    /// (a probe seeing a disabled or repointed key): kind `unavailable`.
+    #[error(transparent)]
+    Unready(Box<BackendError>),
 }
 
 impl BackendError {
-    /// A stable label for metrics: `config`, `denied`, `unavailable`, `timeout`, `malformed`.
+    /// A stable label for metrics: `config`, `denied`, `unavailable`,
+    /// `timeout` or `malformed`.
     pub fn kind(&self) -> &'static str {
         match self {
-            BackendError::Config(_) => "config",
-            BackendError::Denied(_) => "denied",
-            BackendError::Unavailable(_) => "unavailable",
-            BackendError::Timeout(_) => "timeout",
-            BackendError::Malformed(_) => "malformed",
+            BackendError::Config(_)
+            | BackendError::AddressMismatch { .. }
+            | BackendError::NotBuilt { .. } => "config",
+            BackendError::Keystore(e) => e.kind(),
+            #[cfg(feature = "pkcs11")]
+            BackendError::Pkcs11(e) => e.kind(),
+            #[cfg(feature = "aws-kms")]
+            BackendError::AwsKms(e) => e.kind(),
+            BackendError::Task { .. } | BackendError::Unready(_) => "unavailable",
         }
+    }
+
+    /// Marks `e` as making the key unusable now (kind `unavailable`).
+    pub fn unready(e: BackendError) -> BackendError {
+        match e.kind() {
+            "unavailable" => e,
+            _ => BackendError::Unready(Box::new(e)),
+        }
+    }
+
+    /// A failed blocking task.
+    pub fn task(what: &'static str, source: tokio::task::JoinError) -> BackendError {
+        BackendError::Task { what, source }
     }
 }
 
@@ -80,12 +133,11 @@ pub async fn open(config: &KeyConfig) -> Result<Box<dyn KeyBackend>, BackendErro
     if let Some(expected) = config.expected_address {
         let found = crate::eth::Address::from_public_key(backend.public_key());
         if found != expected {
-            return Err(BackendError::Config(format!(
-                "{} holds the key of {found}, but [key] expected_address is {expected}: \
-                 the configured key changed (a repointed alias, another HSM key, another key file); \
-                 fix the key reference or, if the new identity is intended, expected_address",
-                backend.describe()
-            )));
+            return Err(BackendError::AddressMismatch {
+                key: backend.describe(),
+                found,
+                expected,
+            });
         }
     }
     Ok(backend)
@@ -93,33 +145,22 @@ pub async fn open(config: &KeyConfig) -> Result<Box<dyn KeyBackend>, BackendErro
 
 async fn open_backend(config: &KeyConfig) -> Result<Box<dyn KeyBackend>, BackendError> {
     match config.backend {
-        BackendKind::Keystore => {
-            let cfg = config.keystore.as_ref().ok_or_else(|| {
-                BackendError::Config("[key] backend = \"keystore\" needs a [key.keystore] section".into())
-            })?;
-            Ok(Box::new(keystore::KeystoreBackend::open(cfg).await?))
-        }
+        BackendKind::Keystore => Ok(Box::new(
+            keystore::KeystoreBackend::open(config.keystore()?).await?,
+        )),
         #[cfg(feature = "pkcs11")]
-        BackendKind::Pkcs11 => {
-            let cfg = config.pkcs11.as_ref().ok_or_else(|| {
-                BackendError::Config("[key] backend = \"pkcs11\" needs a [key.pkcs11] section".into())
-            })?;
-            Ok(Box::new(pkcs11::Pkcs11Backend::open(cfg).await?))
-        }
+        BackendKind::Pkcs11 => Ok(Box::new(pkcs11::Pkcs11Backend::open(config.pkcs11()?).await?)),
         #[cfg(not(feature = "pkcs11"))]
-        BackendKind::Pkcs11 => Err(BackendError::Config(
-            "this build has no PKCS#11 support: rebuild with `--features pkcs11`".into(),
-        )),
+        BackendKind::Pkcs11 => Err(BackendError::NotBuilt {
+            backend: "PKCS#11",
+            feature: "pkcs11",
+        }),
         #[cfg(feature = "aws-kms")]
-        BackendKind::AwsKms => {
-            let cfg = config.aws_kms.as_ref().ok_or_else(|| {
-                BackendError::Config("[key] backend = \"aws-kms\" needs a [key.aws_kms] section".into())
-            })?;
-            Ok(Box::new(aws_kms::AwsKmsBackend::open(cfg).await?))
-        }
+        BackendKind::AwsKms => Ok(Box::new(aws_kms::AwsKmsBackend::open(config.aws_kms()?).await?)),
         #[cfg(not(feature = "aws-kms"))]
-        BackendKind::AwsKms => Err(BackendError::Config(
-            "this build has no AWS KMS support: rebuild with `--features aws-kms`".into(),
-        )),
+        BackendKind::AwsKms => Err(BackendError::NotBuilt {
+            backend: "AWS KMS",
+            feature: "aws-kms",
+        }),
     }
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
 
+use crate::keys::BackendError;
 use crate::metrics::METRICS;
 use crate::signer::Signer;
 
@@ -19,6 +20,17 @@ pub struct ProbeState {
     pub reason: Option<String>,
     /// When the state last changed.
     pub since: SystemTime,
+}
+
+/// Why a probe failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    /// The backend answered with an error.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    /// It did not answer within `[health] probe_timeout_ms`.
+    #[error("probe timed out after {} ms", .0.as_millis())]
+    TimedOut(Duration),
 }
 
 /// Backend health shared by the probe task and `/readyz`.
@@ -53,7 +65,8 @@ impl Health {
     }
 
     /// Records a probe result; logs and updates the gauge on transitions.
-    pub fn record(&self, result: Result<(), String>) {
+    pub fn record(&self, result: Result<(), ProbeError>) {
+        let result = result.map_err(|e| e.to_string());
         let prev = self.state.load();
         let ok = result.is_ok();
         METRICS
@@ -88,8 +101,8 @@ impl Health {
     pub async fn probe_once(&self, signer: &Signer, timeout: Duration) {
         let result = match tokio::time::timeout(timeout, signer.backend().probe()).await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err(format!("probe timed out after {} ms", timeout.as_millis())),
+            Ok(Err(e)) => Err(ProbeError::Backend(e)),
+            Err(_) => Err(ProbeError::TimedOut(timeout)),
         };
         self.record(result);
     }

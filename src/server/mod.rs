@@ -3,11 +3,14 @@
 //!
 //! It holds an [`AppState`] and knows nothing about which backend is in use.
 
-pub mod auth;
+mod auth;
+mod body;
 pub mod error;
-pub mod health;
+pub(crate) mod health;
 pub mod routes;
-pub mod tls;
+pub(crate) mod tls;
+
+pub use body::Body;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,11 +20,16 @@ use actix_web::http::KeepAlive;
 use actix_web::{web, App, HttpServer};
 use arc_swap::ArcSwap;
 
+use crate::access::Tokens;
 use crate::config::ServerConfig;
 use crate::livepeer::orch_info::OrchInfoSignature;
 use crate::signer::Signer;
-use auth::Tokens;
+use crate::web3signer::policy::Policy;
+use crate::web3signer::Web3Signer;
 use health::Health;
+
+/// The body limit when no [`AppState`] is registered (in-process tests).
+pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
 
 /// Everything handlers need, shared by all workers.
 #[derive(Debug)]
@@ -37,7 +45,7 @@ pub struct AppState {
     /// Largest accepted request body.
     pub body_limit: usize,
     /// The eth1 API, when `[web3signer] enabled`.
-    pub web3signer: Option<crate::web3signer::Web3Signer>,
+    pub web3signer: Option<Web3Signer>,
 }
 
 impl AppState {
@@ -55,27 +63,15 @@ impl AppState {
     }
 
     /// Enables the eth1 API.
-    pub fn with_web3signer(mut self, policy: crate::web3signer::policy::Policy) -> AppState {
-        self.web3signer = Some(crate::web3signer::Web3Signer::new(self.signer.clone(), policy));
+    pub fn with_web3signer(mut self, policy: Policy) -> AppState {
+        self.web3signer = Some(Web3Signer::new(self.signer.clone(), policy));
         self
     }
 }
 
-/// Refuses a non-loopback listener without tokens unless explicitly allowed
-/// (go-livepeer #3959 does the same for its remote signer).
-pub fn check_exposure(
-    listen: SocketAddr,
-    tokens: &Tokens,
-    allow_unauthenticated: bool,
-) -> Result<(), String> {
-    if tokens.is_empty() && !listen.ip().is_loopback() && !allow_unauthenticated {
-        return Err(format!(
-            "refusing to listen on {listen} without authentication: add [[auth.tokens]] \
-             (create one with `livepeer-signer token new --name <gateway>`), listen on a loopback \
-             address, or set [auth] allow_unauthenticated = true"
-        ));
-    }
-    Ok(())
+/// The peer address for audit lines.
+fn peer(req: &actix_web::HttpRequest) -> String {
+    req.peer_addr().map_or_else(|| "-".into(), |a| a.to_string())
 }
 
 /// Bound, not yet running servers (the API and, optionally, metrics).
@@ -139,11 +135,9 @@ pub fn bind(
     let serve_metrics_here = config.metrics_listen.is_none();
     let web3signer = data.web3signer.is_some();
     let app_data = data.clone();
-    let body_limit = config.body_limit_bytes;
     let server = HttpServer::new(move || {
         App::new()
             .app_data(app_data.clone())
-            .app_data(web::PayloadConfig::new(body_limit))
             .configure(|c| routes::configure(c, serve_metrics_here, web3signer))
     })
     .workers(workers)

@@ -8,16 +8,89 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::middleware::{from_fn, Next};
-use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
-use futures_util::StreamExt;
+use actix_web::{web, HttpRequest, HttpResponse};
 use tracing::Instrument;
 
-use super::auth::Caller;
-use super::error;
-use super::AppState;
-use crate::config::Scope;
+use super::auth::require_token;
+use super::body::{self, Body};
+use super::{error, peer, AppState};
+use crate::access::{self, Caller, MissingScope, Scope};
 use crate::metrics::METRICS;
-use crate::web3signer::{self, Web3Signer};
+use crate::web3signer::{RawSignError, Web3Signer};
+
+/// A route: the path it is registered under and its metrics label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    /// The actix path pattern.
+    pub path: &'static str,
+    /// The `route` label of the HTTP metrics.
+    pub label: &'static str,
+}
+
+impl Route {
+    /// Does `path` hit this route? (`{name}` matches one path segment.)
+    fn matches(&self, path: &str) -> bool {
+        match self.path.split_once('{') {
+            None => self.path == path,
+            Some((prefix, _)) => path
+                .strip_prefix(prefix)
+                .is_some_and(|rest| !rest.is_empty() && !rest.contains('/')),
+        }
+    }
+}
+
+/// `POST /sign-orchestrator-info`.
+pub const SIGN_ORCHESTRATOR_INFO: Route = Route {
+    path: "/sign-orchestrator-info",
+    label: "sign_orchestrator_info",
+};
+/// `/healthz`.
+pub const HEALTHZ: Route = Route {
+    path: "/healthz",
+    label: "healthz",
+};
+/// `GET /readyz`.
+pub const READYZ: Route = Route {
+    path: "/readyz",
+    label: "readyz",
+};
+/// `GET /metrics`.
+pub const METRICS_ROUTE: Route = Route {
+    path: "/metrics",
+    label: "metrics",
+};
+/// `POST /` (eth1 JSON-RPC).
+pub const JSON_RPC: Route = Route {
+    path: "/",
+    label: "json_rpc",
+};
+/// `GET /upcheck`.
+pub const UPCHECK: Route = Route {
+    path: "/upcheck",
+    label: "upcheck",
+};
+/// `GET /api/v1/eth1/publicKeys`.
+pub const ETH1_PUBLIC_KEYS: Route = Route {
+    path: "/api/v1/eth1/publicKeys",
+    label: "eth1_public_keys",
+};
+/// `POST /api/v1/eth1/sign/{identifier}`.
+pub const ETH1_SIGN: Route = Route {
+    path: "/api/v1/eth1/sign/{identifier}",
+    label: "eth1_sign",
+};
+
+/// Every route, for the metrics label of a request path.
+pub const ROUTES: [Route; 8] = [
+    SIGN_ORCHESTRATOR_INFO,
+    HEALTHZ,
+    READYZ,
+    METRICS_ROUTE,
+    JSON_RPC,
+    UPCHECK,
+    ETH1_PUBLIC_KEYS,
+    ETH1_SIGN,
+];
 
 /// Registers every route. `/metrics` is served here unless it has its own
 /// listener; the eth1 API only when `[web3signer] enabled`.
@@ -31,14 +104,14 @@ pub fn configure(cfg: &mut web::ServiceConfig, serve_metrics: bool, web3signer: 
                 }
             })
             .service(
-                web::resource("/sign-orchestrator-info")
+                web::resource(SIGN_ORCHESTRATOR_INFO.path)
                     .wrap(from_fn(require_token))
                     .route(web::post().to(sign_orchestrator_info))
                     .default_service(web::to(|| async { error::method_not_allowed("POST") })),
             )
-            .service(web::resource("/healthz").to(healthz))
+            .service(web::resource(HEALTHZ.path).to(healthz))
             .service(
-                web::resource("/readyz")
+                web::resource(READYZ.path)
                     .route(web::get().to(readyz))
                     .route(web::head().to(readyz))
                     .default_service(web::to(|| async { error::method_not_allowed("GET, HEAD") })),
@@ -55,19 +128,19 @@ pub fn configure(cfg: &mut web::ServiceConfig, serve_metrics: bool, web3signer: 
 /// The Web3Signer-compatible eth1 API.
 fn configure_web3signer(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        web::resource("/")
+        web::resource(JSON_RPC.path)
             .wrap(from_fn(require_token))
             .route(web::post().to(json_rpc))
             .default_service(web::to(|| async { error::method_not_allowed("POST") })),
     )
-    .service(web::resource("/upcheck").route(web::get().to(|| async {
+    .service(web::resource(UPCHECK.path).route(web::get().to(|| async {
         HttpResponse::Ok()
             .insert_header((header::CONTENT_TYPE, "text/plain; charset=utf-8"))
             .body("OK")
     })))
-    .service(web::resource("/api/v1/eth1/publicKeys").route(web::get().to(public_keys)))
+    .service(web::resource(ETH1_PUBLIC_KEYS.path).route(web::get().to(public_keys)))
     .service(
-        web::resource("/api/v1/eth1/sign/{identifier}")
+        web::resource(ETH1_SIGN.path)
             .wrap(from_fn(require_token))
             .route(web::post().to(raw_sign))
             .default_service(web::to(|| async { error::method_not_allowed("POST") })),
@@ -77,24 +150,17 @@ fn configure_web3signer(cfg: &mut web::ServiceConfig) {
 /// Only `/metrics` (for the separate metrics listener).
 pub fn configure_metrics_only(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        web::resource("/metrics")
+        web::resource(METRICS_ROUTE.path)
             .route(web::get().to(metrics))
             .default_service(web::to(|| async { error::method_not_allowed("GET, HEAD") })),
     );
 }
 
 fn route_label(path: &str) -> &'static str {
-    match path {
-        "/sign-orchestrator-info" => "sign_orchestrator_info",
-        "/healthz" => "healthz",
-        "/readyz" => "readyz",
-        "/metrics" => "metrics",
-        "/" => "json_rpc",
-        "/upcheck" => "upcheck",
-        "/api/v1/eth1/publicKeys" => "eth1_public_keys",
-        p if p.starts_with("/api/v1/eth1/sign/") => "eth1_sign",
-        _ => "other",
-    }
+    ROUTES
+        .iter()
+        .find(|r| r.matches(path))
+        .map_or("other", |r| r.label)
 }
 
 fn valid_request_id(v: &HeaderValue) -> Option<String> {
@@ -121,22 +187,10 @@ async fn observe(
                 .into_uuid()
                 .to_string()
         });
-    let limit = req.app_data::<web::Data<AppState>>().map(|s| s.body_limit);
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
     let span = tracing::info_span!("request", request_id = %request_id);
-    let mut res = match (limit, declared) {
-        (Some(limit), Some(len)) if len > limit as u64 => {
-            let resp = error::json_error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                &format!("request body of {len} bytes exceeds the limit of {limit} bytes"),
-            );
-            req.into_response(resp).map_into_right_body()
-        }
-        _ => next.call(req).instrument(span).await?.map_into_left_body(),
+    let mut res = match body::refuse_declared(&req) {
+        Some(resp) => req.into_response(resp).map_into_right_body(),
+        None => next.call(req).instrument(span).await?.map_into_left_body(),
     };
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         res.headers_mut()
@@ -154,101 +208,30 @@ async fn observe(
     Ok(res)
 }
 
-/// Bearer-token check for signing routes (no-op when no token is configured).
-async fn require_token(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .cloned()
-        .expect("AppState is registered");
-    let tokens = state.tokens.load();
-    if tokens.is_empty() {
-        req.extensions_mut().insert(Caller::anonymous());
-        return Ok(next.call(req).await?.map_into_left_body());
-    }
-    match tokens.authenticate(req.headers().get(header::AUTHORIZATION).map(|v| v.as_bytes())) {
-        Ok(caller) => {
-            METRICS.token_requests.with_label_values(&[&caller.name]).inc();
-            req.extensions_mut().insert(caller);
-            Ok(next.call(req).await?.map_into_left_body())
-        }
-        Err(failure) => {
-            METRICS.auth_failures.with_label_values(&[failure.reason()]).inc();
-            tracing::warn!(
-                target: "livepeer_signer::audit",
-                event = "serve",
-                route = req.path(),
-                peer = %peer(req.request()),
-                outcome = "denied",
-                reason = failure.reason(),
-            );
-            let mut resp = error::json_error(StatusCode::UNAUTHORIZED, failure.message());
-            resp.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            Ok(req.into_response(resp).map_into_right_body())
-        }
-    }
-}
-
-fn peer(req: &HttpRequest) -> String {
-    req.peer_addr().map_or_else(|| "-".into(), |a| a.to_string())
-}
-
-fn caller(req: &HttpRequest) -> Caller {
-    req.extensions()
-        .get::<Caller>()
-        .cloned()
-        .expect("require_token runs before every signing route")
-}
-
-/// A scope refusal as an HTTP 403 with go-livepeer's envelope.
-fn forbidden(caller: &Caller, route: &str, scope: Scope) -> HttpResponse {
-    let e =
-        web3signer::require_scope(caller, scope, route).expect_err("called only when the scope is missing");
-    error::json_error(StatusCode::FORBIDDEN, &e.message)
+/// A scope refusal: recorded (audit line, metric) and answered 403 with
+/// go-livepeer's envelope.
+fn forbidden(caller: &Caller, route: &str, e: MissingScope) -> HttpResponse {
+    let message = e.to_string();
+    access::record_refusal(caller, route, "scope", &message);
+    error::json_error(StatusCode::FORBIDDEN, &message)
 }
 
 /// `POST /sign-orchestrator-info`: the cached OrchestratorInfo signature.
-/// The request body and other headers are ignored, as in go-livepeer.
-///
-/// The body is still read (and dropped), up to the body limit: actix closes
-/// a keep-alive connection whose request body was left unread, which would
-/// cost every gateway request a new TCP (and TLS) handshake.
+/// The request body (read and dropped, see [`Body`]) and other headers are
+/// ignored, as in go-livepeer.
 async fn sign_orchestrator_info(
     req: HttpRequest,
+    caller: Caller,
     state: web::Data<AppState>,
-    mut payload: web::Payload,
+    _body: Body,
 ) -> HttpResponse {
-    let mut read = 0usize;
-    while let Some(chunk) = payload.next().await {
-        match chunk {
-            Ok(chunk) => {
-                read += chunk.len();
-                if read > state.body_limit {
-                    return error::json_error(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        &format!("request body exceeds the limit of {} bytes", state.body_limit),
-                    );
-                }
-            }
-            Err(e) => {
-                return error::json_error(
-                    StatusCode::BAD_REQUEST,
-                    &format!("cannot read the request body: {e}"),
-                )
-            }
-        }
-    }
-    let caller = caller(&req);
-    if !caller.scopes.contains(Scope::OrchestratorInfo) {
-        return forbidden(&caller, "/sign-orchestrator-info", Scope::OrchestratorInfo);
+    if let Err(e) = caller.require(Scope::OrchestratorInfo) {
+        return forbidden(&caller, SIGN_ORCHESTRATOR_INFO.path, e);
     }
     tracing::info!(
         target: "livepeer_signer::audit",
         event = "serve",
-        route = "/sign-orchestrator-info",
+        route = SIGN_ORCHESTRATOR_INFO.path,
         token = %caller.name,
         peer = %peer(&req),
         address = state.orch_info.address_checksum(),
@@ -259,16 +242,18 @@ async fn sign_orchestrator_info(
         .body(state.orch_info.body_bytes())
 }
 
-fn web3(state: &AppState) -> &Web3Signer {
-    state
-        .web3signer
-        .as_ref()
-        .expect("eth1 routes are registered only with [web3signer] enabled")
+/// The eth1 API, present whenever its routes are registered.
+fn web3(state: &AppState) -> Result<&Web3Signer, HttpResponse> {
+    state.web3signer.as_ref().ok_or_else(error::not_found)
 }
 
 /// `POST /`: JSON-RPC 2.0 (single or batch).
-async fn json_rpc(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
-    match web3(&state).handle_rpc(&body, &caller(&req)).await {
+async fn json_rpc(caller: Caller, body: Body, state: web::Data<AppState>) -> HttpResponse {
+    let w3 = match web3(&state) {
+        Ok(w) => w,
+        Err(resp) => return resp,
+    };
+    match w3.handle_rpc(&body.0, &caller).await {
         Some(v) => HttpResponse::Ok()
             .insert_header((header::CONTENT_TYPE, "application/json"))
             .body(format!("{v}\n")),
@@ -278,63 +263,40 @@ async fn json_rpc(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>
 
 /// `GET /api/v1/eth1/publicKeys`: `["0x04…"]`.
 async fn public_keys(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, "application/json"))
-        .body(serde_json::json!([web3(&state).public_key_hex()]).to_string())
+    match web3(&state) {
+        Ok(w3) => HttpResponse::Ok()
+            .insert_header((header::CONTENT_TYPE, "application/json"))
+            .body(serde_json::json!([w3.public_key_hex()]).to_string()),
+        Err(resp) => resp,
+    }
 }
 
-#[derive(serde::Deserialize)]
-struct RawSignBody {
-    data: String,
-}
-
-/// `POST /api/v1/eth1/sign/{identifier}` `{"data":"0x…"}`: signature over
-/// `keccak256(data)` (no prefix) as `0x` + 130 hex, text. Needs
-/// `allow_raw_sign = true` and the token scope `raw_sign`.
+/// `POST /api/v1/eth1/sign/{identifier}` `{"data":"0x…"}`: the eth1
+/// module's raw signing (scope, policy, identifier, body), answered as
+/// `0x` + 130 hex, text.
 async fn raw_sign(
-    req: HttpRequest,
+    caller: Caller,
     path: web::Path<String>,
-    body: web::Bytes,
+    body: Body,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let caller = caller(&req);
-    let w3 = web3(&state);
-    if !caller.scopes.contains(Scope::RawSign) {
-        return forbidden(&caller, "/api/v1/eth1/sign", Scope::RawSign);
-    }
-    if let Err(r) = w3.policy().check_raw() {
-        let e = web3signer::refuse(&caller, "/api/v1/eth1/sign", r);
-        return error::json_error(StatusCode::FORBIDDEN, &e.message);
-    }
-    if !w3.matches_identifier(&path) {
-        return error::json_error(
-            StatusCode::NOT_FOUND,
-            &format!(
-                "no key for identifier {}: see GET /api/v1/eth1/publicKeys",
-                path.as_str()
-            ),
-        );
-    }
-    let data = match serde_json::from_slice::<RawSignBody>(&body)
-        .map_err(|e| e.to_string())
-        .and_then(|b| crate::eth::hex::decode(&b.data).map_err(|e| format!("data: {e}")))
-    {
-        Ok(d) => d,
-        Err(e) => {
-            return error::json_error(
-                StatusCode::BAD_REQUEST,
-                &format!("body must be {{\"data\": \"0x<hex>\"}}: {e}"),
-            )
-        }
+    let w3 = match web3(&state) {
+        Ok(w) => w,
+        Err(resp) => return resp,
     };
-    match w3.raw_sign(&data).await {
-        Ok(sig) => {
-            tracing::info!(target: "livepeer_signer::audit", event = "raw_sign", token = %caller.name, outcome = "ok");
-            HttpResponse::Ok()
-                .insert_header((header::CONTENT_TYPE, "text/plain; charset=utf-8"))
-                .body(sig.to_hex())
+    match w3.raw_sign_request(&caller, &path, &body.0).await {
+        Ok(sig) => HttpResponse::Ok()
+            .insert_header((header::CONTENT_TYPE, "text/plain; charset=utf-8"))
+            .body(sig.to_hex()),
+        Err(e) => {
+            let status = match e {
+                RawSignError::Forbidden(_) => StatusCode::FORBIDDEN,
+                RawSignError::UnknownKey(_) => StatusCode::NOT_FOUND,
+                RawSignError::BadBody(_) => StatusCode::BAD_REQUEST,
+                RawSignError::Failed(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            error::json_error(status, &e.to_string())
         }
-        Err(e) => error::json_error(StatusCode::INTERNAL_SERVER_ERROR, &e.message),
     }
 }
 

@@ -8,7 +8,7 @@
 use std::fmt;
 use std::fs::File;
 use std::io::BufReader;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -52,54 +52,111 @@ impl ResolvesServerCert for CertResolver {
     }
 }
 
-fn load_certified_key(files: &TlsConfig) -> Result<CertifiedKey, String> {
-    let certs = read_certs(&files.cert_file)?;
+/// Why TLS files cannot be used. Messages name the config key and file.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// A file cannot be read.
+    #[error("[server.tls] {what} {}: {error}", path.display())]
+    Io {
+        /// `certificate file`, `key file` or `client_ca_file`.
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        error: std::io::Error,
+    },
+    /// No certificate in a PEM file.
+    #[error("[server.tls] {} holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)", path.display())]
+    NoCertificate {
+        /// The file.
+        path: PathBuf,
+    },
+    /// No private key in the key file.
+    #[error("[server.tls] {} holds no PEM private key (PKCS#8, PKCS#1 or SEC1)", path.display())]
+    NoKey {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The key does not belong to the certificate.
+    #[error("[server.tls] key_file {} does not fit cert_file {}: {error}", key_file.display(), cert_file.display())]
+    Mismatch {
+        /// `key_file`.
+        key_file: PathBuf,
+        /// `cert_file`.
+        cert_file: PathBuf,
+        /// rustls's reason.
+        error: rustls::Error,
+    },
+    /// The client CA bundle is unusable.
+    #[error("[server.tls] client_ca_file {}: {reason}", path.display())]
+    ClientCa {
+        /// The file.
+        path: PathBuf,
+        /// rustls's reason.
+        reason: String,
+    },
+    /// rustls refused the configuration.
+    #[error("TLS setup: {0}")]
+    Setup(rustls::Error),
+    /// A reload would switch mTLS on or off.
+    #[error("[server.tls] client_ca_file was added or removed: turning mTLS on or off needs a restart")]
+    MtlsToggled,
+}
+
+fn load_certified_key(files: &TlsConfig) -> Result<CertifiedKey, TlsError> {
+    let certs = read_certs(&files.cert_file, "certificate file")?;
     let key = read_key(&files.key_file)?;
-    CertifiedKey::from_der(certs, key, &provider()).map_err(|e| {
-        format!(
-            "[server.tls] key_file {} does not fit cert_file {}: {e}",
-            files.key_file.display(),
-            files.cert_file.display()
-        )
+    CertifiedKey::from_der(certs, key, &provider()).map_err(|error| TlsError::Mismatch {
+        key_file: files.key_file.clone(),
+        cert_file: files.cert_file.clone(),
+        error,
     })
 }
 
-fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let what = |e: std::io::Error| format!("[server.tls] certificate file {}: {e}", path.display());
-    let mut r = BufReader::new(File::open(path).map_err(what)?);
+fn read_certs(path: &Path, what: &'static str) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let io = |error| TlsError::Io {
+        what,
+        path: path.to_path_buf(),
+        error,
+    };
+    let mut r = BufReader::new(File::open(path).map_err(io)?);
     let certs: Vec<_> = rustls_pemfile::certs(&mut r)
         .collect::<Result<_, _>>()
-        .map_err(what)?;
+        .map_err(io)?;
     if certs.is_empty() {
-        return Err(format!(
-            "[server.tls] {} holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)",
-            path.display()
-        ));
+        return Err(TlsError::NoCertificate {
+            path: path.to_path_buf(),
+        });
     }
     Ok(certs)
 }
 
-fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, String> {
-    let what = |e: std::io::Error| format!("[server.tls] key file {}: {e}", path.display());
-    let mut r = BufReader::new(File::open(path).map_err(what)?);
-    rustls_pemfile::private_key(&mut r).map_err(what)?.ok_or_else(|| {
-        format!(
-            "[server.tls] {} holds no PEM private key (PKCS#8, PKCS#1 or SEC1)",
-            path.display()
-        )
-    })
+fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
+    let io = |error| TlsError::Io {
+        what: "key file",
+        path: path.to_path_buf(),
+        error,
+    };
+    let mut r = BufReader::new(File::open(path).map_err(io)?);
+    rustls_pemfile::private_key(&mut r)
+        .map_err(io)?
+        .ok_or_else(|| TlsError::NoKey {
+            path: path.to_path_buf(),
+        })
 }
 
-fn client_verifier(ca_file: &Path) -> Result<Arc<dyn ClientCertVerifier>, String> {
+fn client_verifier(ca_file: &Path) -> Result<Arc<dyn ClientCertVerifier>, TlsError> {
+    let ca_error = |reason: String| TlsError::ClientCa {
+        path: ca_file.to_path_buf(),
+        reason,
+    };
     let mut roots = RootCertStore::empty();
-    for cert in read_certs(ca_file).map_err(|e| e.replace("certificate file", "client_ca_file"))? {
-        roots
-            .add(cert)
-            .map_err(|e| format!("[server.tls] client_ca_file {}: {e}", ca_file.display()))?;
+    for cert in read_certs(ca_file, "client_ca_file")? {
+        roots.add(cert).map_err(|e| ca_error(e.to_string()))?;
     }
     WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
         .build()
-        .map_err(|e| format!("[server.tls] client_ca_file {}: {e}", ca_file.display()))
+        .map_err(|e| ca_error(e.to_string()))
 }
 
 /// SHA-256 of the leaf certificate, for logs.
@@ -113,7 +170,7 @@ fn fingerprint(key: &CertifiedKey) -> String {
 
 impl ReloadableTls {
     /// Loads the files and builds the rustls server config.
-    pub fn load(files: &TlsConfig) -> Result<(Arc<ReloadableTls>, ServerConfig), String> {
+    pub fn load(files: &TlsConfig) -> Result<(Arc<ReloadableTls>, ServerConfig), TlsError> {
         let key = load_certified_key(files)?;
         tracing::info!(cert = %files.cert_file.display(), sha256 = %fingerprint(&key), mtls = files.client_ca_file.is_some(), "TLS certificate loaded");
         let cert = Arc::new(CertResolver(ArcSwap::from_pointee(key)));
@@ -125,7 +182,7 @@ impl ReloadableTls {
         };
         let builder = ServerConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()
-            .map_err(|e| format!("TLS setup: {e}"))?;
+            .map_err(TlsError::Setup)?;
         let config = match &client {
             Some(v) => builder
                 .with_client_cert_verifier(v.clone() as Arc<dyn ClientCertVerifier>)
@@ -142,12 +199,9 @@ impl ReloadableTls {
 
     /// Re-reads the files named by `files` and swaps them in. Returns what
     /// changed; on error nothing is swapped.
-    pub fn reload(&self, files: &TlsConfig) -> Result<Vec<String>, String> {
+    pub fn reload(&self, files: &TlsConfig) -> Result<Vec<String>, TlsError> {
         if files.client_ca_file.is_some() != self.client.is_some() {
-            return Err(
-                "[server.tls] client_ca_file was added or removed: turning mTLS on or off needs a restart"
-                    .into(),
-            );
+            return Err(TlsError::MtlsToggled);
         }
         let key = load_certified_key(files)?;
         let verifier = match &files.client_ca_file {

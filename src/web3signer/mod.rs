@@ -17,12 +17,10 @@ pub mod policy;
 
 use serde_json::{json, Value};
 
-use crate::config::Scope;
+use crate::access::{record_refusal, Caller, Scope};
 use crate::eth::tx::TxArgs;
 use crate::eth::typed_data::eip712_digest;
 use crate::eth::{hex, Address, RecoverableSignature};
-use crate::metrics::METRICS;
-use crate::server::auth::Caller;
 use crate::signer::Signer;
 use policy::{Policy, Refusal};
 
@@ -68,17 +66,10 @@ impl RpcError {
     }
 }
 
-/// Records a policy or scope refusal: audit log line and metric.
+/// Records a policy or scope refusal (audit line and metric, see
+/// [`record_refusal`]) as a JSON-RPC error.
 pub fn refuse(caller: &Caller, what: &str, r: Refusal) -> RpcError {
-    METRICS.policy_refusals.with_label_values(&[r.rule]).inc();
-    tracing::warn!(
-        target: "livepeer_signer::audit",
-        event = "refuse",
-        method = what,
-        token = %caller.name,
-        rule = r.rule,
-        reason = %r.message,
-    );
+    record_refusal(caller, what, r.rule, &r.message);
     RpcError {
         code: if r.rule == "scope" {
             CODE_SCOPE
@@ -92,23 +83,40 @@ pub fn refuse(caller: &Caller, what: &str, r: Refusal) -> RpcError {
 
 /// Requires `scope` of `caller`.
 pub fn require_scope(caller: &Caller, scope: Scope, what: &str) -> Result<(), RpcError> {
-    if caller.scopes.contains(scope) {
-        return Ok(());
-    }
+    let missing = caller.require(scope).err();
+    let Some(missing) = missing else { return Ok(()) };
     let mut e = refuse(
         caller,
         what,
         Refusal {
             rule: "scope",
-            message: format!(
-                "token {:?} lacks the scope {:?}; add it to the token's `scopes` in [[auth.tokens]]",
-                caller.name,
-                scope.as_str()
-            ),
+            message: missing.to_string(),
         },
     );
     e.data = Some(json!({ "rule": "scope", "scope": scope.as_str() }));
     Err(e)
+}
+
+/// Why `POST /api/v1/eth1/sign/{identifier}` signed nothing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RawSignError {
+    /// The token lacks `raw_sign`, or `allow_raw_sign = false` (recorded).
+    #[error("{0}")]
+    Forbidden(String),
+    /// The identifier names no key of this signer.
+    #[error("no key for identifier {0}: see GET /api/v1/eth1/publicKeys")]
+    UnknownKey(String),
+    /// The body is not `{"data": "0x<hex>"}`.
+    #[error("body must be {{\"data\": \"0x<hex>\"}}: {0}")]
+    BadBody(String),
+    /// Signing failed.
+    #[error("{0}")]
+    Failed(String),
+}
+
+#[derive(serde::Deserialize)]
+struct RawSignBody {
+    data: String,
 }
 
 /// The eth1 API over one signer.
@@ -320,13 +328,34 @@ impl Web3Signer {
         hex::encode_0x(self.signer.public_key().to_encoded_point(false).as_bytes())
     }
 
-    /// `POST /api/v1/eth1/sign/{identifier}` with `{"data": "0x…"}`: signs
-    /// `keccak256(data)` with **no** prefix. Policy and scope are checked by the caller.
-    pub async fn raw_sign(&self, data: &[u8]) -> Result<RecoverableSignature, RpcError> {
-        self.signer
-            .sign_digest(&crate::eth::keccak256(data))
+    /// `POST /api/v1/eth1/sign/{identifier}` with `{"data": "0x…"}`: after
+    /// the scope `raw_sign`, the policy (`allow_raw_sign`) and the
+    /// identifier, signs `keccak256(data)` with **no** prefix; `r‖s‖v`,
+    /// `v ∈ {27, 28}`.
+    pub async fn raw_sign_request(
+        &self,
+        caller: &Caller,
+        identifier: &str,
+        body: &[u8],
+    ) -> Result<RecoverableSignature, RawSignError> {
+        const WHAT: &str = "/api/v1/eth1/sign";
+        require_scope(caller, Scope::RawSign, WHAT).map_err(|e| RawSignError::Forbidden(e.message))?;
+        self.policy
+            .check_raw()
+            .map_err(|r| RawSignError::Forbidden(refuse(caller, WHAT, r).message))?;
+        if !self.matches_identifier(identifier) {
+            return Err(RawSignError::UnknownKey(identifier.to_string()));
+        }
+        let data = serde_json::from_slice::<RawSignBody>(body)
+            .map_err(|e| RawSignError::BadBody(e.to_string()))
+            .and_then(|b| hex::decode(&b.data).map_err(|e| RawSignError::BadBody(format!("data: {e}"))))?;
+        let sig = self
+            .signer
+            .sign_digest(&crate::eth::keccak256(&data))
             .await
-            .map_err(sign_failed)
+            .map_err(|e| RawSignError::Failed(sign_failed(e).message))?;
+        tracing::info!(target: "livepeer_signer::audit", event = "raw_sign", token = %caller.name, outcome = "ok");
+        Ok(sig)
     }
 }
 

@@ -28,17 +28,15 @@ pub struct Policy {
 }
 
 impl Policy {
-    /// From the validated config.
-    pub fn from_config(c: &Web3SignerConfig) -> Result<Policy, String> {
-        let max_value = U256::from_str_radix(&c.max_value_wei, 10)
-            .map_err(|e| format!("[web3signer] max_value_wei = {:?}: {e}", c.max_value_wei))?;
-        Ok(Policy {
+    /// From the config (typed and validated at load).
+    pub fn from_config(c: &Web3SignerConfig) -> Policy {
+        Policy {
             chain_ids: c.chain_ids.clone(),
             allowed_to: c.allowed_to.clone(),
-            max_value,
+            max_value: c.max_value_wei,
             allow_contract_creation: c.allow_contract_creation,
             allow_raw_sign: c.allow_raw_sign,
-        })
+        }
     }
 
     /// Checks a transaction against every rule.

@@ -2,6 +2,8 @@
 //! harness that runs the real `livepeer-signer` binary.
 #![allow(dead_code)]
 
+pub mod config_files;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -5,9 +5,9 @@
 use alloy_consensus::transaction::SignerRecoverable;
 use alloy_consensus::{Transaction, TxEnvelope};
 use alloy_eips::eip2718::Decodable2718;
+use livepeer_signer::access::Caller;
 use livepeer_signer::config::Web3SignerConfig;
 use livepeer_signer::eth::{hex, keccak256, recover_digest, verify_sig, Address};
-use livepeer_signer::server::auth::Caller;
 use livepeer_signer::signer::Signer;
 use livepeer_signer::web3signer::policy::Policy;
 use livepeer_signer::web3signer::Web3Signer;
@@ -54,11 +54,10 @@ pub fn policy() -> Policy {
         enabled: true,
         chain_ids: vec![42161],
         allowed_to: vec![TICKET_BROKER.parse().unwrap()],
-        max_value_wei: "1000000000000000000".into(),
+        max_value_wei: alloy_primitives::U256::from(1_000_000_000_000_000_000u64),
         allow_contract_creation: false,
         allow_raw_sign: true,
     })
-    .unwrap()
 }
 
 pub async fn call(w: &Web3Signer, caller: &Caller, method: &str, params: Value) -> Value {
@@ -180,7 +179,11 @@ pub async fn conformance(signer: Signer) {
 
     // Raw signing: keccak256(data), no prefix.
     let data = b"raw payload";
-    let sig = w.raw_sign(data).await.unwrap();
+    let body = format!("{{\"data\":\"{}\"}}", hex::encode_0x(data));
+    let sig = w
+        .raw_sign_request(&Caller::anonymous(), &me.to_checksum(), body.as_bytes())
+        .await
+        .unwrap();
     assert_eq!(recover_digest(&keccak256(data), sig.as_bytes()).unwrap(), me);
     assert!(w.matches_identifier(&w.public_key_hex()));
     assert!(w.matches_identifier(&me.to_checksum()));

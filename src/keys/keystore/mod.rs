@@ -20,21 +20,22 @@ use k256::ecdsa::{Signature, SigningKey, VerifyingKey};
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::config::KeystoreConfig;
+use crate::config::{Invalid, KeystoreConfig};
 use crate::eth::{hex, Address};
 use crate::keys::{BackendError, KeyBackend};
+use crate::secret::{self, SecretError};
 pub use v3::{KeyFile, ScryptStrength, V3Error};
 
 /// Why the keystore could not be opened. Never contains the password.
 #[derive(Debug, thiserror::Error)]
 pub enum KeystoreError {
     /// The path is missing or unreadable.
-    #[error("keystore path {}: {source}", path.display())]
+    #[error("keystore path {}: {error}", path.display())]
     Io {
         /// The path.
         path: PathBuf,
         /// The OS error.
-        source: io::Error,
+        error: io::Error,
     },
     /// A directory with no usable key file.
     #[error("keystore directory {} holds no usable key file{}; create one with `livepeer-signer keystore new --dir {}` or set create_if_missing = true for development", dir.display(), skipped_hint(*skipped), dir.display())]
@@ -61,12 +62,12 @@ pub enum KeystoreError {
         file: PathBuf,
     },
     /// A key file that cannot be used.
-    #[error("keystore {}: {source}", file.display())]
+    #[error("keystore {}: {error}", file.display())]
     Invalid {
         /// The key file.
         file: PathBuf,
         /// What is wrong.
-        source: V3Error,
+        error: V3Error,
     },
     /// The key file holds another address than configured.
     #[error("keystore {} holds {found}, but [key.keystore] address is {expected}", file.display())]
@@ -78,9 +79,46 @@ pub enum KeystoreError {
         /// Address in the file.
         found: Address,
     },
+    /// The config names no usable password source.
+    #[error(transparent)]
+    Config(#[from] Invalid),
     /// The password source failed.
     #[error("password: {0}")]
-    Password(String),
+    Password(SecretError),
+    /// The key file was readable at startup and no longer is (the key is in
+    /// memory; a restart would fail).
+    #[error("key file {} is no longer readable ({error}); signing continues from memory, but a restart would fail", file.display())]
+    Unreadable {
+        /// The key file.
+        file: PathBuf,
+        /// The OS error.
+        error: io::Error,
+    },
+    /// The in-memory key failed to sign (cannot happen for a valid key).
+    #[error("local ECDSA signing failed: {0}")]
+    Sign(k256::ecdsa::Error),
+    /// The blocking task (KDF, file I/O) panicked or was cancelled.
+    #[error("the keystore task failed")]
+    Task(#[source] tokio::task::JoinError),
+}
+
+impl From<SecretError> for KeystoreError {
+    fn from(e: SecretError) -> Self {
+        KeystoreError::Password(e)
+    }
+}
+
+impl KeystoreError {
+    /// A stable label for metrics: a wrong password is `denied`, a key file
+    /// gone after startup or a failed task `unavailable`, the rest `config`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            KeystoreError::WrongPassword { .. } => "denied",
+            KeystoreError::Unreadable { .. } | KeystoreError::Task(_) => "unavailable",
+            KeystoreError::Sign(_) => "malformed",
+            _ => "config",
+        }
+    }
 }
 
 fn skipped_hint(skipped: usize) -> String {
@@ -88,15 +126,6 @@ fn skipped_hint(skipped: usize) -> String {
         String::new()
     } else {
         format!(" ({skipped} file(s) skipped, see the warnings above)")
-    }
-}
-
-impl From<KeystoreError> for BackendError {
-    fn from(e: KeystoreError) -> Self {
-        match e {
-            KeystoreError::WrongPassword { .. } => BackendError::Denied(e.to_string()),
-            _ => BackendError::Config(e.to_string()),
-        }
     }
 }
 
@@ -180,7 +209,7 @@ impl KeystoreBackend {
         let config = config.clone();
         tokio::task::spawn_blocking(move || Self::open_blocking(&config))
             .await
-            .unwrap_or_else(|e| Err(KeystoreError::Password(format!("key loading task failed: {e}"))))
+            .unwrap_or_else(|e| Err(KeystoreError::Task(e)))
     }
 
     /// [`KeystoreBackend::open`] on the current thread.
@@ -189,7 +218,7 @@ impl KeystoreBackend {
             Some(file) => file,
             None => return create_development_key(config),
         };
-        let password = read_password(config)?;
+        let password = config.password()?.read()?;
         let backend = Self::unlock(&file, &password)?;
         if let Some(expected) = config.address {
             let found = Address::from_public_key(&backend.public_key);
@@ -208,11 +237,11 @@ impl KeystoreBackend {
     pub fn unlock(file: &Path, password: &SecretString) -> Result<Self, KeystoreError> {
         let bytes = fs::read(file).map_err(|source| KeystoreError::Io {
             path: file.to_path_buf(),
-            source,
+            error: source,
         })?;
         let parsed = KeyFile::parse(&bytes).map_err(|source| KeystoreError::Invalid {
             file: file.to_path_buf(),
-            source,
+            error: source,
         })?;
         let key = parsed
             .decrypt(password.expose_secret().as_bytes())
@@ -222,7 +251,7 @@ impl KeystoreBackend {
                 },
                 source => KeystoreError::Invalid {
                     file: file.to_path_buf(),
-                    source,
+                    error: source,
                 },
             })?;
         Ok(Self::from_signing_key(key, file.to_path_buf()))
@@ -263,7 +292,7 @@ impl KeyBackend for KeystoreBackend {
     async fn sign_digest(&self, digest: &[u8; 32]) -> Result<Signature, BackendError> {
         self.key
             .sign_prehash(digest)
-            .map_err(|e| BackendError::Malformed(format!("local ECDSA signing failed: {e}")))
+            .map_err(|e| KeystoreError::Sign(e).into())
     }
 
     /// The key is in memory, so signing cannot fail; the probe reports
@@ -274,15 +303,14 @@ impl KeyBackend for KeystoreBackend {
         if file.as_os_str() == "memory" {
             return Ok(());
         }
-        tokio::task::spawn_blocking(move || fs::File::open(&file).map(drop).map_err(|e| (file, e)))
-            .await
-            .map_err(|e| BackendError::Unavailable(format!("probe task failed: {e}")))?
-            .map_err(|(file, e)| {
-                BackendError::Unavailable(format!(
-                    "key file {} is no longer readable ({e}); signing continues from memory, but a restart would fail",
-                    file.display()
-                ))
-            })
+        tokio::task::spawn_blocking(move || {
+            fs::File::open(&file)
+                .map(drop)
+                .map_err(|source| KeystoreError::Unreadable { file, error: source })
+        })
+        .await
+        .map_err(|e| BackendError::task("keystore probe", e))?
+        .map_err(BackendError::from)
     }
 }
 
@@ -295,7 +323,7 @@ fn select_file(config: &KeystoreConfig) -> Result<Option<PathBuf>, KeystoreError
         Err(source) => {
             return Err(KeystoreError::Io {
                 path: path.clone(),
-                source,
+                error: source,
             })
         }
     };
@@ -304,7 +332,7 @@ fn select_file(config: &KeystoreConfig) -> Result<Option<PathBuf>, KeystoreError
     }
     let scan = scan_dir(path).map_err(|source| KeystoreError::Io {
         path: path.clone(),
-        source,
+        error: source,
     })?;
     for (file, reason) in &scan.skipped {
         tracing::warn!(file = %file.display(), %reason, "skipping file in keystore directory: not a usable key file");
@@ -344,39 +372,6 @@ fn select_file(config: &KeystoreConfig) -> Result<Option<PathBuf>, KeystoreError
             Ok(Some(first.path.clone()))
         }
     }
-}
-
-fn read_password(config: &KeystoreConfig) -> Result<SecretString, KeystoreError> {
-    if let Some(file) = &config.password_file {
-        return read_secret_file(file).map_err(KeystoreError::Password);
-    }
-    if let Some(var) = &config.password_env {
-        return match std::env::var(var) {
-            Ok(v) if !v.is_empty() => Ok(SecretString::from(v)),
-            Ok(_) => Err(KeystoreError::Password(format!(
-                "environment variable {var} is empty"
-            ))),
-            Err(_) => Err(KeystoreError::Password(format!(
-                "environment variable {var} (from [key.keystore] password_env) is not set"
-            ))),
-        };
-    }
-    Err(KeystoreError::Password(
-        "set [key.keystore] password_file or password_env".into(),
-    ))
-}
-
-/// Reads a secret (password, PIN, token) from a file, trimming surrounding
-/// whitespace as go-livepeer does. Errors name the file, never the contents.
-pub fn read_secret_file(path: &Path) -> Result<SecretString, String> {
-    let text = fs::read_to_string(path).map_err(|e| format!("file {}: {e}", path.display()))?;
-    let trimmed = text.trim();
-    if trimmed.is_empty() {
-        return Err(format!("file {} is empty", path.display()));
-    }
-    let secret = SecretString::from(trimmed.to_owned());
-    drop(zeroize::Zeroizing::new(text));
-    Ok(secret)
 }
 
 /// Writes `contents` to a new file readable only by its owner (0600),
@@ -454,7 +449,7 @@ pub fn create_key(
 ) -> Result<(PathBuf, Address), KeystoreError> {
     let io_err = |path: &Path| {
         let path = path.to_path_buf();
-        move |source| KeystoreError::Io { path, source }
+        move |source| KeystoreError::Io { path, error: source }
     };
     create_private_dir(dir).map_err(io_err(dir))?;
     let key = SigningKey::random(&mut rand::rngs::OsRng);
@@ -473,12 +468,12 @@ pub fn create_password_file(path: &Path) -> Result<SecretString, KeystoreError> 
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         create_private_dir(parent).map_err(|source| KeystoreError::Io {
             path: parent.to_path_buf(),
-            source,
+            error: source,
         })?;
     }
     write_private_file(path, password.as_bytes()).map_err(|source| KeystoreError::Io {
         path: path.to_path_buf(),
-        source,
+        error: source,
     })?;
     Ok(SecretString::from(password.as_str().to_owned()))
 }
@@ -486,11 +481,9 @@ pub fn create_password_file(path: &Path) -> Result<SecretString, KeystoreError> 
 /// `create_if_missing = true` and no key: make one with go-livepeer's
 /// standard scrypt parameters, and a random password file if there is none.
 fn create_development_key(config: &KeystoreConfig) -> Result<KeystoreBackend, KeystoreError> {
-    let password_file = config.password_file.as_ref().ok_or_else(|| {
-        KeystoreError::Password("create_if_missing = true needs [key.keystore] password_file".into())
-    })?;
+    let password_file = config.development_password_file()?;
     let password = if password_file.exists() {
-        read_secret_file(password_file).map_err(KeystoreError::Password)?
+        secret::read_file(password_file)?
     } else {
         create_password_file(password_file)?
     };

@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use cryptoki::error::{Error as CkError, RvError};
 
 use super::ec;
+use crate::config::Invalid;
 use crate::eth::Address;
-use crate::keys::BackendError;
+use crate::secret::SecretError;
 
 /// Why a PKCS#11 operation failed. Messages name what was searched and what
 /// to do next; they never contain the PIN.
@@ -64,8 +65,25 @@ pub enum Pkcs11Error {
         token: String,
     },
     /// The PIN source is unusable.
-    #[error("PIN: {0}")]
-    Pin(String),
+    #[error("PIN: {0}; fix [key.pkcs11] pin_file / pin_env (it must hold the user PIN)")]
+    Pin(SecretError),
+    /// `[key.pkcs11]` breaks a rule.
+    #[error(transparent)]
+    Config(#[from] Invalid),
+    /// The session pool was shut down.
+    #[error("the PKCS#11 session pool is closed")]
+    PoolClosed,
+    /// An operation did not finish in time (the token call itself cannot be
+    /// cancelled).
+    #[error("{token}: {op} did not finish within {seconds} s")]
+    Timeout {
+        /// The token.
+        token: String,
+        /// The operation.
+        op: &'static str,
+        /// The limit.
+        seconds: u64,
+    },
     /// `C_Login` said the PIN is wrong.
     #[error("wrong PIN for {token}: the token refused C_Login (CKR_PIN_INCORRECT); check [key.pkcs11] pin_file / pin_env (repeated failures can lock the token)")]
     WrongPin {
@@ -157,14 +175,14 @@ pub enum Pkcs11Error {
         count: usize,
     },
     /// `CKA_EC_POINT` unusable.
-    #[error("the public key for {search} in {token}: {source}")]
+    #[error("the public key for {search} in {token}: {error}")]
     BadPoint {
         /// The search.
         search: String,
         /// The token.
         token: String,
         /// Why.
-        source: ec::PointError,
+        error: ec::PointError,
     },
     /// The public key object does not belong to the private key.
     #[error("the public key found for {search} in {token} ({address}) does not verify a test signature made with the private key: the public-key object belongs to another key; fix its CKA_ID/CKA_LABEL")]
@@ -241,33 +259,30 @@ impl Pkcs11Error {
     }
 }
 
-impl From<Pkcs11Error> for BackendError {
-    fn from(e: Pkcs11Error) -> Self {
+impl Pkcs11Error {
+    /// A stable label for metrics: `config`, `denied`, `unavailable`,
+    /// `timeout` or `malformed`.
+    pub fn kind(&self) -> &'static str {
         use Pkcs11Error as E;
-        match &e {
-            E::WrongPin { .. } | E::PinLocked { .. } | E::PinRefusedBefore { .. } => {
-                BackendError::Denied(e.to_string())
-            }
-            E::TokenAbsent { .. } => BackendError::Unavailable(e.to_string()),
+        match self {
+            E::WrongPin { .. } | E::PinLocked { .. } | E::PinRefusedBefore { .. } => "denied",
+            E::TokenAbsent { .. } | E::PoolClosed => "unavailable",
+            E::Timeout { .. } => "timeout",
             E::BadSignature { .. } | E::BadPoint { .. } | E::KeyMismatch { .. } | E::KeyChanged { .. } => {
-                BackendError::Malformed(e.to_string())
+                "malformed"
             }
             E::Call { rv, .. } => match rv {
-                Some(rv) if is_unavailable(*rv) || is_session_error(*rv) => {
-                    BackendError::Unavailable(e.to_string())
-                }
-                Some(RvError::PinIncorrect | RvError::PinLocked | RvError::PinExpired) => {
-                    BackendError::Denied(e.to_string())
-                }
+                Some(rv) if is_unavailable(*rv) || is_session_error(*rv) => "unavailable",
+                Some(RvError::PinIncorrect | RvError::PinLocked | RvError::PinExpired) => "denied",
                 Some(
                     RvError::MechanismInvalid
                     | RvError::MechanismParamInvalid
                     | RvError::KeyTypeInconsistent
                     | RvError::KeyFunctionNotPermitted,
-                ) => BackendError::Config(e.to_string()),
-                _ => BackendError::Malformed(e.to_string()),
+                ) => "config",
+                _ => "malformed",
             },
-            _ => BackendError::Config(e.to_string()),
+            _ => "config",
         }
     }
 }

@@ -16,8 +16,9 @@
 //!   (`CKR_SESSION_HANDLE_INVALID`, `CKR_DEVICE_REMOVED`,
 //!   `CKR_USER_NOT_LOGGED_IN`, …) reopens and re-logs-in that session and
 //!   retries once.
-//! * A background monitor probes the token and logs when it becomes
-//!   unavailable or comes back; [`KeyBackend::probe`] reports the same state.
+//! * [`KeyBackend::probe`] pings a pooled session; the `[health]` probe loop
+//!   calls it, and every operation logs when the token becomes unavailable
+//!   or comes back.
 //!
 //! Layout: [`ec`] parses `CKA_EC_PARAMS`/`CKA_EC_POINT` (pure), `token`
 //! holds the blocking token operations (re-exported here), [`admin`] the
@@ -38,13 +39,13 @@ pub use token::{
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use cryptoki::context::Pkcs11;
 use cryptoki::error::RvError;
-use cryptoki::object::{Attribute, ObjectClass, ObjectHandle};
+use cryptoki::object::ObjectHandle;
 use cryptoki::session::{Session, SessionState};
 use cryptoki::slot::Slot;
 use k256::ecdsa::{Signature, VerifyingKey};
@@ -52,8 +53,7 @@ use secrecy::SecretString;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::Pkcs11Config;
-use crate::eth::{hex, Address};
-use crate::keys::keystore::read_secret_file;
+use crate::eth::Address;
 use crate::keys::{BackendError, KeyBackend};
 use error::is_unavailable;
 
@@ -61,59 +61,7 @@ use error::is_unavailable;
 /// [`BackendError::Timeout`] (the token call itself cannot be cancelled).
 pub const SIGN_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// How often the background monitor probes the token.
-pub const MONITOR_INTERVAL: Duration = Duration::from_secs(5);
-
-/// Which token: `[key.pkcs11] token_label` or `slot`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TokenSelector {
-    /// `CK_TOKEN_INFO.label` (trailing blanks ignored).
-    Label(String),
-    /// A slot id.
-    Slot(u64),
-}
-
-impl fmt::Display for TokenSelector {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TokenSelector::Label(l) => write!(f, "token {l:?}"),
-            TokenSelector::Slot(s) => write!(f, "slot {s}"),
-        }
-    }
-}
-
-/// Which key: `CKA_LABEL` and/or `CKA_ID`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct KeySelector {
-    /// `CKA_LABEL`.
-    pub label: Option<String>,
-    /// `CKA_ID` bytes.
-    pub id: Option<Vec<u8>>,
-}
-
-impl fmt::Display for KeySelector {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (&self.label, &self.id) {
-            (Some(l), Some(id)) => write!(f, "label {l:?} and id {}", hex::encode(id)),
-            (Some(l), None) => write!(f, "label {l:?}"),
-            (None, Some(id)) => write!(f, "id {}", hex::encode(id)),
-            (None, None) => f.write_str("any label and id"),
-        }
-    }
-}
-
-impl KeySelector {
-    fn template(&self, class: ObjectClass) -> Vec<Attribute> {
-        let mut t = vec![Attribute::Class(class)];
-        if let Some(l) = &self.label {
-            t.push(Attribute::Label(l.as_bytes().to_vec()));
-        }
-        if let Some(id) = &self.id {
-            t.push(Attribute::Id(id.clone()));
-        }
-        t
-    }
-}
+pub use crate::config::{KeySelector, TokenSelector};
 
 /// Everything needed to reach the key, from `[key.pkcs11]`.
 #[derive(Clone)]
@@ -140,67 +88,16 @@ impl fmt::Debug for Target {
 }
 
 impl Target {
-    /// Builds the target from `[key.pkcs11]`, reading the PIN from
-    /// `pin_file` / `pin_env`. Key label/id may both be absent (for the
-    /// key-management commands that do not need a key).
+    /// Builds the target from `[key.pkcs11]` (its rules are
+    /// [`Pkcs11Config::validate`]'s), reading the PIN. Key label/id may both
+    /// be absent (for the key-management commands that do not need a key).
     pub fn from_config(config: &Pkcs11Config) -> Result<Self, Pkcs11Error> {
-        let token = match (&config.token_label, config.slot) {
-            (Some(l), None) => TokenSelector::Label(l.clone()),
-            (None, Some(s)) => TokenSelector::Slot(s),
-            (Some(_), Some(_)) => {
-                return Err(Pkcs11Error::Usage(
-                    "[key.pkcs11]: set only one of `token_label` and `slot`".into(),
-                ))
-            }
-            (None, None) => {
-                return Err(Pkcs11Error::Usage(
-                    "[key.pkcs11]: set `token_label` (preferred: slot ids can change) or `slot`".into(),
-                ))
-            }
-        };
-        let id =
-            match &config.key_id {
-                Some(s) => Some(hex::decode(s).map_err(|e| {
-                    Pkcs11Error::Usage(format!("[key.pkcs11] key_id = {s:?} is not hex: {e}"))
-                })?),
-                None => None,
-            };
-        let pin = read_pin(config)?;
         Ok(Target {
             module: config.module.clone(),
-            token,
-            key: KeySelector {
-                label: config.key_label.clone(),
-                id,
-            },
-            pin,
+            token: config.token()?,
+            key: config.key()?,
+            pin: config.pin()?.read().map_err(Pkcs11Error::Pin)?,
         })
-    }
-}
-
-/// Reads the user PIN from `pin_file` (trimmed) or `pin_env`.
-pub fn read_pin(config: &Pkcs11Config) -> Result<SecretString, Pkcs11Error> {
-    match (&config.pin_file, &config.pin_env) {
-        (Some(file), None) => read_secret_file(file).map_err(|e| {
-            Pkcs11Error::Pin(format!(
-                "{e}; fix [key.pkcs11] pin_file (it must hold the user PIN)"
-            ))
-        }),
-        (None, Some(var)) => match std::env::var(var) {
-            Ok(v) if !v.trim().is_empty() => Ok(SecretString::from(v.trim().to_owned())),
-            Ok(_) => Err(Pkcs11Error::Pin(format!(
-                "environment variable {var} (from [key.pkcs11] pin_env) is empty"
-            ))),
-            Err(_) => Err(Pkcs11Error::Pin(format!(
-                "environment variable {var} (from [key.pkcs11] pin_env) is not set"
-            ))),
-        },
-        (Some(_), Some(_)) => Err(Pkcs11Error::Usage(
-            "[key.pkcs11]: set only one of `pin_file` and `pin_env`".into(),
-        )),
-        (None, None) => Err(Pkcs11Error::Usage(
-            "[key.pkcs11]: set `pin_file` (a file holding the user PIN) or `pin_env`".into(),
-        )),
     }
 }
 
@@ -354,27 +251,20 @@ impl fmt::Debug for Pkcs11Backend {
 impl Pkcs11Backend {
     /// Loads the module (once per process), finds the token and the key,
     /// checks the curve and the public key (by a test signature), and opens
-    /// `sessions` logged-in sessions. Runs on a blocking thread; starts the
-    /// background monitor when called inside a tokio runtime.
+    /// `sessions` logged-in sessions. Runs on a blocking thread.
     pub async fn open(config: &Pkcs11Config) -> Result<Self, BackendError> {
         let config = config.clone();
         let sessions = config.sessions.max(1);
-        let backend =
+        Ok(
             tokio::task::spawn_blocking(move || Self::open_blocking(Target::from_config(&config)?, sessions))
                 .await
-                .map_err(|e| BackendError::Unavailable(format!("PKCS#11 open task failed: {e}")))??;
-        let weak = Arc::downgrade(&backend.shared);
-        tokio::spawn(monitor(weak));
-        Ok(backend)
+                .map_err(|e| BackendError::task("PKCS#11 open", e))??,
+        )
     }
 
-    /// [`Pkcs11Backend::open`] on the current thread, without the monitor.
+    /// [`Pkcs11Backend::open`] on the current thread.
     pub fn open_blocking(target: Target, sessions: usize) -> Result<Self, Pkcs11Error> {
-        if target.key.label.is_none() && target.key.id.is_none() {
-            return Err(Pkcs11Error::Usage(
-                "[key.pkcs11]: set `key_label`, `key_id` (hex CKA_ID), or both".into(),
-            ));
-        }
+        target.key.require_some()?;
         let ctx = module(&target.module)?;
         let (slot, desc) = find_token(&ctx, &target.module, &target.token)?;
         let first = login_session(&ctx, slot, &target.pin, false, &desc)?;
@@ -444,7 +334,7 @@ async fn lease(shared: &Arc<Shared>) -> Result<Lease, BackendError> {
         .clone()
         .acquire_owned()
         .await
-        .map_err(|_| BackendError::Unavailable("PKCS#11 session pool closed".into()))?;
+        .map_err(|_| Pkcs11Error::PoolClosed)?;
     let session = shared
         .idle
         .lock()
@@ -472,26 +362,13 @@ async fn with_session<T: Send + 'static>(
     });
     match tokio::time::timeout(SIGN_TIMEOUT, task).await {
         Ok(Ok(result)) => result.map_err(BackendError::from),
-        Ok(Err(e)) => Err(BackendError::Unavailable(format!(
-            "PKCS#11 {what} task failed: {e}"
-        ))),
-        Err(_) => Err(BackendError::Timeout(format!(
-            "{}: {what} did not finish within {} s",
-            shared.token_desc(),
-            SIGN_TIMEOUT.as_secs()
-        ))),
-    }
-}
-
-/// Probes every [`MONITOR_INTERVAL`] while the backend lives; state
-/// changes are logged by the probe itself.
-async fn monitor(shared: Weak<Shared>) {
-    let mut tick = tokio::time::interval(MONITOR_INTERVAL);
-    tick.tick().await;
-    loop {
-        tick.tick().await;
-        let Some(strong) = shared.upgrade() else { return };
-        let _ = with_session(&strong, "probe", ping).await;
+        Ok(Err(e)) => Err(BackendError::task(what, e)),
+        Err(_) => Err(Pkcs11Error::Timeout {
+            token: shared.token_desc(),
+            op: what,
+            seconds: SIGN_TIMEOUT.as_secs(),
+        }
+        .into()),
     }
 }
 

@@ -345,7 +345,7 @@ pub struct FoundKey {
 pub fn find_key(session: &Session, sel: &KeySelector, token: &str) -> Result<FoundKey, Pkcs11Error> {
     let search = sel.to_string();
     let handles = session
-        .find_objects(&sel.template(ObjectClass::PRIVATE_KEY))
+        .find_objects(&template(sel, ObjectClass::PRIVATE_KEY))
         .map_err(|e| Pkcs11Error::call(token, "C_FindObjects", e))?;
     let handle = match handles.as_slice() {
         [] => {
@@ -464,10 +464,10 @@ fn public_point(
     }
     let mut keys: Vec<VerifyingKey> = Vec::new();
     for p in &points {
-        let k = ec::parse_ec_point(p).map_err(|source| Pkcs11Error::BadPoint {
+        let k = ec::parse_ec_point(p).map_err(|error| Pkcs11Error::BadPoint {
             search: search.clone(),
             token: token.to_string(),
-            source,
+            error,
         })?;
         if !keys.contains(&k) {
             keys.push(k);
@@ -530,4 +530,16 @@ pub fn check_pair(
             token: token.to_string(),
             address: Address::from_public_key(&key.public_key),
         })
+}
+
+/// The search template for `class` objects matching `key`.
+fn template(key: &KeySelector, class: ObjectClass) -> Vec<Attribute> {
+    let mut t = vec![Attribute::Class(class)];
+    if let Some(l) = &key.label {
+        t.push(Attribute::Label(l.as_bytes().to_vec()));
+    }
+    if let Some(id) = &key.id {
+        t.push(Attribute::Id(id.clone()));
+    }
+    t
 }
