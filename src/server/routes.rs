@@ -242,16 +242,15 @@ async fn sign_orchestrator_info(
         .body(state.orch_info.body_bytes())
 }
 
-/// The eth1 API, present whenever its routes are registered.
-fn web3(state: &AppState) -> Result<&Web3Signer, HttpResponse> {
-    state.web3signer.as_ref().ok_or_else(error::not_found)
+/// The eth1 API, present whenever its routes are registered (a 404 otherwise).
+fn web3(state: &AppState) -> Option<&Web3Signer> {
+    state.web3signer.as_ref()
 }
 
 /// `POST /`: JSON-RPC 2.0 (single or batch).
 async fn json_rpc(caller: Caller, body: Body, state: web::Data<AppState>) -> HttpResponse {
-    let w3 = match web3(&state) {
-        Ok(w) => w,
-        Err(resp) => return resp,
+    let Some(w3) = web3(&state) else {
+        return error::not_found();
     };
     match w3.handle_rpc(&body.0, &caller).await {
         Some(v) => HttpResponse::Ok()
@@ -264,10 +263,10 @@ async fn json_rpc(caller: Caller, body: Body, state: web::Data<AppState>) -> Htt
 /// `GET /api/v1/eth1/publicKeys`: `["0x04…"]`.
 async fn public_keys(state: web::Data<AppState>) -> HttpResponse {
     match web3(&state) {
-        Ok(w3) => HttpResponse::Ok()
+        Some(w3) => HttpResponse::Ok()
             .insert_header((header::CONTENT_TYPE, "application/json"))
             .body(serde_json::json!([w3.public_key_hex()]).to_string()),
-        Err(resp) => resp,
+        None => error::not_found(),
     }
 }
 
@@ -280,9 +279,8 @@ async fn raw_sign(
     body: Body,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let w3 = match web3(&state) {
-        Ok(w) => w,
-        Err(resp) => return resp,
+    let Some(w3) = web3(&state) else {
+        return error::not_found();
     };
     match w3.raw_sign_request(&caller, &path, &body.0).await {
         Ok(sig) => HttpResponse::Ok()
