@@ -125,16 +125,21 @@ pub enum Scope {
     /// `POST /api/v1/eth1/sign/{identifier}`: any 32-byte hash.
     #[serde(rename = "raw_sign")]
     RawSign,
+    /// The admin listener (`[admin]`): sender info and TicketBroker deposit
+    /// transactions (they move the key's ETH).
+    #[serde(rename = "admin")]
+    Admin,
 }
 
 impl Scope {
     /// Every scope.
-    pub const ALL: [Scope; 5] = [
+    pub const ALL: [Scope; 6] = [
         Scope::OrchestratorInfo,
         Scope::EthSign,
         Scope::EthSignTypedData,
         Scope::EthSignTransaction,
         Scope::RawSign,
+        Scope::Admin,
     ];
 
     /// The spelling used in config and messages.
@@ -145,6 +150,7 @@ impl Scope {
             Scope::EthSignTypedData => "eth_signTypedData",
             Scope::EthSignTransaction => "eth_signTransaction",
             Scope::RawSign => "raw_sign",
+            Scope::Admin => "admin",
         }
     }
 }
