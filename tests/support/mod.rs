@@ -222,3 +222,5 @@ impl Drop for Daemon {
     }
 }
 pub mod web3;
+pub mod anvil;
+pub mod rpc_proxy;
