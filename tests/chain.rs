@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use alloy_primitives::{keccak256, Address, Bytes, B256, U256};
 use alloy_provider::Provider;
-use alloy_rpc_types_eth::{TransactionReceipt, TransactionRequest, TransactionInput};
+use alloy_rpc_types_eth::{TransactionInput, TransactionReceipt, TransactionRequest};
 use alloy_sol_types::{SolCall, SolEvent, SolValue};
 use livepeer_signer::chain::bindings::ITicketBroker;
 use livepeer_signer::chain::{
@@ -119,9 +119,8 @@ async fn every_sender_transaction_on_chain_and_the_poller_agrees() {
 
     // fundDepositAndReserve: value = deposit + reserve.
     let before = e.anvil.balance(me).await;
-    let o = e
-        .tx
-        .execute(
+    let o =
+        e.tx.execute(
             SenderTx::FundDepositAndReserve {
                 deposit: eth("1eth"),
                 reserve: eth("0.5eth"),
@@ -141,19 +140,38 @@ async fn every_sender_transaction_on_chain_and_the_poller_agrees() {
 
     // fundDeposit / fundReserve.
     let before = e.anvil.balance(me).await;
-    let o = e.tx.execute(SenderTx::FundDeposit { amount: eth("0.25eth") }, &opts).await.unwrap();
+    let o =
+        e.tx.execute(
+            SenderTx::FundDeposit {
+                amount: eth("0.25eth"),
+            },
+            &opts,
+        )
+        .await
+        .unwrap();
     assert_eq!(o.sender, info(eth("1.25eth"), eth("0.5eth"), U256::ZERO));
     let dep: ITicketBroker::DepositFunded = event(&o.receipt);
     assert_eq!((dep.sender, dep.amount), (me, eth("0.25eth")));
     assert_paid(&e, before, eth("0.25eth"), &o).await;
     let before = e.anvil.balance(me).await;
-    let o = e.tx.execute(SenderTx::FundReserve { amount: U256::from(123_456_789u64) }, &opts).await.unwrap();
+    let o =
+        e.tx.execute(
+            SenderTx::FundReserve {
+                amount: U256::from(123_456_789u64),
+            },
+            &opts,
+        )
+        .await
+        .unwrap();
     let reserve = eth("0.5eth") + U256::from(123_456_789u64);
     assert_eq!(o.sender, info(eth("1.25eth"), reserve, U256::ZERO));
     let res: ITicketBroker::ReserveFunded = event(&o.receipt);
     assert_eq!((res.reserveHolder, res.amount), (me, U256::from(123_456_789u64)));
     assert_paid(&e, before, U256::from(123_456_789u64), &o).await;
-    assert_eq!(e.anvil.balance(e.d.ticket_broker).await, eth("1.75eth") + U256::from(123_456_789u64));
+    assert_eq!(
+        e.anvil.balance(e.d.ticket_broker).await,
+        eth("1.75eth") + U256::from(123_456_789u64)
+    );
 
     // The poller's snapshot is the contracts' state.
     let handle = chain::start(&config(&e.anvil.url(), &e.d), me).await.unwrap();
@@ -171,7 +189,11 @@ async fn every_sender_transaction_on_chain_and_the_poller_agrees() {
     let round_start = round.to::<u64>() * support::anvil::ROUND_LENGTH;
     assert_eq!(s.round_block_hash, e.anvil.block_hash(round_start - 1).await);
     assert_eq!(s.block.number, latest);
-    assert_eq!(s.l1_block(), latest, "no l1BlockNumber on chain 31337: the block number");
+    assert_eq!(
+        s.l1_block(),
+        latest,
+        "no l1BlockNumber on chain 31337: the block number"
+    );
     let m = handle.view.metrics();
     assert_eq!(m.deposit_wei, Some(eth("1.25eth")));
     assert_eq!(m.reserve_wei, Some(reserve));
@@ -186,7 +208,11 @@ async fn every_sender_transaction_on_chain_and_the_poller_agrees() {
     assert_eq!(o.sender, info(eth("1.25eth"), reserve, withdraw_round));
     let u: ITicketBroker::Unlock = event(&o.receipt);
     assert_eq!((u.sender, u.startRound, u.endRound), (me, round, withdraw_round));
-    assert!(e.client.is_unlock_in_progress(e.d.ticket_broker, me).await.unwrap());
+    assert!(e
+        .client
+        .is_unlock_in_progress(e.d.ticket_broker, me)
+        .await
+        .unwrap());
     wait_until("poller sees the unlock", Duration::from_secs(10), || {
         handle.view.snapshot().unwrap().sender.withdraw_round == withdraw_round
     })
@@ -197,7 +223,11 @@ async fn every_sender_transaction_on_chain_and_the_poller_agrees() {
     assert_eq!(o.sender, info(eth("1.25eth"), reserve, U256::ZERO));
     let c: ITicketBroker::UnlockCancelled = event(&o.receipt);
     assert_eq!(c.sender, me);
-    assert!(!e.client.is_unlock_in_progress(e.d.ticket_broker, me).await.unwrap());
+    assert!(!e
+        .client
+        .is_unlock_in_progress(e.d.ticket_broker, me)
+        .await
+        .unwrap());
 
     // unlock again, wait out the unlock period (new rounds), withdraw.
     e.tx.execute(SenderTx::Unlock, &opts).await.unwrap();
@@ -266,7 +296,10 @@ async fn dry_run_describes_and_sends_nothing() {
             .abi_encode()
         )
     );
-    assert_eq!(p.max_gas_cost, U256::from(p.tx.gas_limit) * U256::from(p.tx.max_fee_per_gas));
+    assert_eq!(
+        p.max_gas_cost,
+        U256::from(p.tx.gas_limit) * U256::from(p.tx.max_fee_per_gas)
+    );
     assert_eq!(p.balance, balance);
     let text = p.to_string();
     for needle in [
@@ -311,7 +344,9 @@ async fn revert_reasons_are_surfaced() {
     let err = e.tx.prepare(SenderTx::CancelUnlock, &opts).await.unwrap_err();
     assert_eq!(reason(&err).0, "no unlock request in progress");
 
-    e.tx.execute(SenderTx::FundDeposit { amount: eth("1eth") }, &opts).await.unwrap();
+    e.tx.execute(SenderTx::FundDeposit { amount: eth("1eth") }, &opts)
+        .await
+        .unwrap();
     // A fixed gas limit skips the estimate: the transaction is mined, reverts,
     // and the reason comes from replaying it.
     let fixed = TxOptions {
@@ -322,10 +357,21 @@ async fn revert_reasons_are_surfaced() {
     let (why, hash) = reason(&err);
     assert_eq!(why, "no unlock request in progress");
     let hash = hash.expect("mined");
-    let receipt = e.anvil.provider().get_transaction_receipt(hash).await.unwrap().unwrap();
+    let receipt = e
+        .anvil
+        .provider()
+        .get_transaction_receipt(hash)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(!receipt.status());
     assert_eq!(e.anvil.nonce(me).await, 2);
-    assert!(err.to_string().contains(&format!("TicketBroker.withdraw reverted in transaction {hash}: no unlock request in progress")), "{err}");
+    assert!(
+        err.to_string().contains(&format!(
+            "TicketBroker.withdraw reverted in transaction {hash}: no unlock request in progress"
+        )),
+        "{err}"
+    );
 
     e.tx.execute(SenderTx::Unlock, &opts).await.unwrap();
     let err = e.tx.prepare(SenderTx::Unlock, &opts).await.unwrap_err();
@@ -344,7 +390,10 @@ async fn insufficient_balance_is_refused_before_sending() {
         ..TxOptions::default()
     };
     let fees = e.anvil.provider().estimate_eip1559_fees().await.unwrap();
-    let err = e.tx.prepare(SenderTx::FundDeposit { amount: eth("1eth") }, &opts).await.unwrap_err();
+    let err =
+        e.tx.prepare(SenderTx::FundDeposit { amount: eth("1eth") }, &opts)
+            .await
+            .unwrap_err();
     let required = eth("1eth") + U256::from(100_000u64) * U256::from(fees.max_fee_per_gas);
     match &err {
         ChainError::InsufficientFunds {
@@ -360,7 +409,10 @@ async fn insufficient_balance_is_refused_before_sending() {
     }
     assert_eq!(err.kind(), "insufficient_funds");
     let text = err.to_string();
-    assert!(text.contains("has 1000 wei") && text.contains(&format!("needs up to {required} wei")), "{text}");
+    assert!(
+        text.contains("has 1000 wei") && text.contains(&format!("needs up to {required} wei")),
+        "{text}"
+    );
     assert_eq!(e.anvil.nonce(me).await, 0);
     assert_eq!(e.anvil.balance(me).await, U256::from(1000u64));
 }
@@ -369,7 +421,12 @@ async fn insufficient_balance_is_refused_before_sending() {
 async fn node_outage_makes_the_view_stale_and_it_recovers_without_restart() {
     let mut e = env().await;
     let me = c_address();
-    e.tx.execute(SenderTx::FundDeposit { amount: eth("2eth") }, &TxOptions::default()).await.unwrap();
+    e.tx.execute(
+        SenderTx::FundDeposit { amount: eth("2eth") },
+        &TxOptions::default(),
+    )
+    .await
+    .unwrap();
     let cfg = config(&e.anvil.url(), &e.d);
     let handle = chain::start(&cfg, me).await.unwrap();
     let first = handle.view.fresh().unwrap();
@@ -377,30 +434,54 @@ async fn node_outage_makes_the_view_stale_and_it_recovers_without_restart() {
 
     e.anvil.stop();
     let stopped = Instant::now();
-    wait_until("view goes stale", Duration::from_secs(10), || handle.view.fresh().is_err()).await;
+    wait_until("view goes stale", Duration::from_secs(10), || {
+        handle.view.fresh().is_err()
+    })
+    .await;
     let stale = handle.view.fresh().unwrap_err();
     let age = stale.age.expect("a snapshot exists");
     assert!(age > Duration::from_millis(1500), "{age:?}");
     // Not stale before max_staleness: the last good poll was at most one interval before the stop.
-    assert!(stopped.elapsed() >= Duration::from_millis(1500 - 250), "{:?}", stopped.elapsed());
+    assert!(
+        stopped.elapsed() >= Duration::from_millis(1500 - 250),
+        "{:?}",
+        stopped.elapsed()
+    );
     let fault = stale.last_error.clone().expect("last error");
     assert_eq!(fault.kind, "connect", "{fault:?}");
     let text = stale.to_string();
     assert!(text.starts_with("chain view is stale: last read "), "{text}");
-    assert!(text.contains("(max_staleness_ms 1500); last error (connect"), "{text}");
-    assert!(text.contains(&format!("cannot connect to the RPC at {}", e.anvil.url())), "{text}");
+    assert!(
+        text.contains("(max_staleness_ms 1500); last error (connect"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("cannot connect to the RPC at {}", e.anvil.url())),
+        "{text}"
+    );
     // The last snapshot is still there, unchanged.
     assert_eq!(handle.view.snapshot().unwrap().sender.deposit, eth("2eth"));
     let m = handle.view.metrics();
-    assert!(!m.fresh && m.errors_by_kind.get("connect").copied().unwrap_or(0) >= 1, "{m:?}");
+    assert!(
+        !m.fresh && m.errors_by_kind.get("connect").copied().unwrap_or(0) >= 1,
+        "{m:?}"
+    );
 
     e.anvil.restart();
-    wait_until("view fresh again", Duration::from_secs(10), || handle.view.fresh().is_ok()).await;
+    wait_until("view fresh again", Duration::from_secs(10), || {
+        handle.view.fresh().is_ok()
+    })
+    .await;
     let again = handle.view.fresh().unwrap();
     assert_eq!(again.sender.deposit, eth("2eth"));
     assert!(again.taken_at > first.taken_at);
     // And it follows the chain again.
-    e.tx.execute(SenderTx::FundDeposit { amount: eth("1eth") }, &TxOptions::default()).await.unwrap();
+    e.tx.execute(
+        SenderTx::FundDeposit { amount: eth("1eth") },
+        &TxOptions::default(),
+    )
+    .await
+    .unwrap();
     wait_until("poller sees the new deposit", Duration::from_secs(10), || {
         handle.view.snapshot().unwrap().sender.deposit == eth("3eth")
     })
@@ -410,17 +491,30 @@ async fn node_outage_makes_the_view_stale_and_it_recovers_without_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_rpc_at_startup_does_not_block() {
     // A port nothing listens on (bound then released).
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut cfg = ChainConfig::new(format!("http://127.0.0.1:{port}"));
     cfg.poll_interval_ms = 200;
     cfg.max_staleness_ms = 1000;
     let started = Instant::now();
     let handle = chain::start(&cfg, c_address()).await.unwrap();
-    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
     let stale = handle.view.fresh().unwrap_err();
     assert_eq!(stale.age, None);
     assert_eq!(stale.last_error.as_ref().unwrap().kind, "connect");
-    assert!(stale.to_string().starts_with("chain view not ready: the chain has not been read since start"), "{stale}");
+    assert!(
+        stale
+            .to_string()
+            .starts_with("chain view not ready: the chain has not been read since start"),
+        "{stale}"
+    );
     assert!(handle.view.snapshot().is_none());
 }
 
@@ -437,8 +531,15 @@ async fn slow_rpc_hits_the_request_timeout() {
     let err = client.chain_id().await.unwrap_err();
     assert!(t.elapsed() < Duration::from_millis(1500), "{:?}", t.elapsed());
     match &err {
-        ChainError::Timeout { what, url, timeout_ms } => {
-            assert_eq!((what.as_str(), url.as_str(), *timeout_ms), ("eth_chainId", proxy.url.as_str(), 500));
+        ChainError::Timeout {
+            what,
+            url,
+            timeout_ms,
+        } => {
+            assert_eq!(
+                (what.as_str(), url.as_str(), *timeout_ms),
+                ("eth_chainId", proxy.url.as_str(), 500)
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -448,7 +549,10 @@ async fn slow_rpc_hits_the_request_timeout() {
     assert!(handle.view.snapshot().is_none());
     assert_eq!(handle.view.last_error().unwrap().kind, "timeout");
     proxy.set_mode(Mode::Pass);
-    wait_until("fresh once the RPC is fast", Duration::from_secs(10), || handle.view.fresh().is_ok()).await;
+    wait_until("fresh once the RPC is fast", Duration::from_secs(10), || {
+        handle.view.fresh().is_ok()
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -468,13 +572,26 @@ async fn garbage_answers_are_bad_responses() {
         proxy.set_mode(Mode::Garbage(garbage.into()));
         let err = client.chain_id().await.unwrap_err();
         assert_eq!(err.kind(), "bad_response", "{garbage}: {err:?}");
-        assert!(err.to_string().starts_with("eth_chainId: unusable answer from the RPC: "), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("eth_chainId: unusable answer from the RPC: "),
+            "{err}"
+        );
     }
     // An eth_call answer that is not the ABI of the function.
-    proxy.set_mode(Mode::Garbage(r#"{"jsonrpc":"2.0","id":0,"result":"0x1234"}"#.into()));
-    let err = client.sender_info(e.d.ticket_broker, c_address()).await.unwrap_err();
+    proxy.set_mode(Mode::Garbage(
+        r#"{"jsonrpc":"2.0","id":0,"result":"0x1234"}"#.into(),
+    ));
+    let err = client
+        .sender_info(e.d.ticket_broker, c_address())
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), "bad_response", "{err:?}");
-    assert!(err.to_string().starts_with("TicketBroker.getSenderInfo: unusable answer"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("TicketBroker.getSenderInfo: unusable answer"),
+        "{err}"
+    );
     // The poller keeps the last good snapshot and counts the errors.
     wait_until("poller records garbage", Duration::from_secs(10), || {
         handle.view.last_error().is_some_and(|f| f.kind == "bad_response")
@@ -505,10 +622,18 @@ async fn chain_id_mismatch_carries_both_ids() {
     );
     // The transaction path refuses too.
     let tx = Transactor::new(ChainClient::new(&cfg).unwrap(), e.tx_signer());
-    let err = tx.prepare(SenderTx::Unlock, &TxOptions::default()).await.unwrap_err();
+    let err = tx
+        .prepare(SenderTx::Unlock, &TxOptions::default())
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), "chain_id_mismatch");
     cfg.chain_id = Some(31337);
-    chain::start(&cfg, c_address()).await.unwrap().view.fresh().unwrap();
+    chain::start(&cfg, c_address())
+        .await
+        .unwrap()
+        .view
+        .fresh()
+        .unwrap();
 }
 
 impl Env {
@@ -535,23 +660,38 @@ async fn controller_without_a_contract_names_it() {
     );
     // TicketBroker registered, RoundsManager not.
     let full = anvil.deploy_livepeer().await;
-    anvil.register(controller, "TicketBroker", full.ticket_broker).await;
+    anvil
+        .register(controller, "TicketBroker", full.ticket_broker)
+        .await;
     match client.resolve_contracts().await.unwrap_err() {
-        ChainError::ContractNotRegistered { contract, controller: c } => {
+        ChainError::ContractNotRegistered {
+            contract,
+            controller: c,
+        } => {
             assert_eq!((contract, c), ("RoundsManager", controller));
         }
         other => panic!("{other:?}"),
     }
     // The poller reports it as its last error.
-    let handle = chain::start(&config(&anvil.url(), &d), c_address()).await.unwrap();
+    let handle = chain::start(&config(&anvil.url(), &d), c_address())
+        .await
+        .unwrap();
     assert!(handle.view.snapshot().is_none());
     let f = handle.view.last_error().unwrap();
     assert_eq!(f.kind, "zero_address");
     assert!(f.message.contains("zero address for RoundsManager"), "{f:?}");
     // Registering it lets the poller through without a restart.
-    anvil.register(controller, "RoundsManager", full.rounds_manager).await;
-    wait_until("poller resolves the contracts", Duration::from_secs(10), || handle.view.fresh().is_ok()).await;
-    assert_eq!(handle.view.snapshot().unwrap().contracts.rounds_manager, full.rounds_manager);
+    anvil
+        .register(controller, "RoundsManager", full.rounds_manager)
+        .await;
+    wait_until("poller resolves the contracts", Duration::from_secs(10), || {
+        handle.view.fresh().is_ok()
+    })
+    .await;
+    assert_eq!(
+        handle.view.snapshot().unwrap().contracts.rounds_manager,
+        full.rounds_manager
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -559,7 +699,10 @@ async fn contract_upgrade_is_followed_on_the_next_round() {
     let e = env().await;
     let me = c_address();
     let handle = chain::start(&config(&e.anvil.url(), &e.d), me).await.unwrap();
-    assert_eq!(handle.view.fresh().unwrap().contracts.ticket_broker, e.d.ticket_broker);
+    assert_eq!(
+        handle.view.fresh().unwrap().contracts.ticket_broker,
+        e.d.ticket_broker
+    );
     // A new TicketBroker is registered (an upgrade); it is read from the next round on.
     let upgraded = e
         .anvil
@@ -576,7 +719,15 @@ async fn contract_upgrade_is_followed_on_the_next_round() {
     })
     .await;
     // And deposits go to the new contract.
-    let o = e.tx.execute(SenderTx::FundDeposit { amount: eth("0.3eth") }, &TxOptions::default()).await.unwrap();
+    let o =
+        e.tx.execute(
+            SenderTx::FundDeposit {
+                amount: eth("0.3eth"),
+            },
+            &TxOptions::default(),
+        )
+        .await
+        .unwrap();
     assert_eq!(o.receipt.to, Some(upgraded));
     assert_eq!(e.anvil.balance(upgraded).await, eth("0.3eth"));
 }
@@ -597,7 +748,10 @@ async fn arbitrum_l1_block_number() {
     assert_eq!((b.number, b.l1_block), (latest, 19_088_743));
     let handle = chain::start(&cfg, c_address()).await.unwrap();
     let s = handle.view.fresh().unwrap();
-    assert_eq!((s.chain_id, s.block.number, s.l1_block()), (42161, latest, 19_088_743));
+    assert_eq!(
+        (s.chain_id, s.block.number, s.l1_block()),
+        (42161, latest, 19_088_743)
+    );
 
     // anvil's own Arbitrum mode sends l1BlockNumber as a JSON number.
     proxy.set_mode(Mode::Pass);
@@ -606,19 +760,26 @@ async fn arbitrum_l1_block_number() {
         .raw_request("eth_getBlockByNumber".into(), ("latest", false))
         .await
         .unwrap();
-    let native = raw["l1BlockNumber"].as_u64().expect("anvil --chain-id 42161 has l1BlockNumber");
+    let native = raw["l1BlockNumber"]
+        .as_u64()
+        .expect("anvil --chain-id 42161 has l1BlockNumber");
     assert_eq!(client.latest_block(42161).await.unwrap().l1_block, native);
 
     // No l1BlockNumber on an Arbitrum chain id: an error, not the L2 number.
     proxy.set_mode(Mode::StripL1BlockNumber);
     let err = client.latest_block(42161).await.unwrap_err();
     match &err {
-        ChainError::MissingL1BlockNumber { chain_id, block } => assert_eq!((*chain_id, *block), (42161, latest)),
+        ChainError::MissingL1BlockNumber { chain_id, block } => {
+            assert_eq!((*chain_id, *block), (42161, latest))
+        }
         other => panic!("{other:?}"),
     }
     assert_eq!(err.kind(), "missing_l1_block");
     wait_until("poller records it", Duration::from_secs(10), || {
-        handle.view.last_error().is_some_and(|f| f.kind == "missing_l1_block")
+        handle
+            .view
+            .last_error()
+            .is_some_and(|f| f.kind == "missing_l1_block")
     })
     .await;
     // On a chain without l1BlockNumber, the block number is used.
@@ -672,28 +833,49 @@ async fn ticket_check_view_accepts_a_signer_ticket() {
             .await
         }
     };
-    let out = view(TestTicketBroker::getTicketHashCall { ticket: ticket.clone() }.abi_encode()).await.unwrap();
-    assert_eq!(TestTicketBroker::getTicketHashCall::abi_decode_returns(&out).unwrap(), hash);
+    let out = view(
+        TestTicketBroker::getTicketHashCall {
+            ticket: ticket.clone(),
+        }
+        .abi_encode(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        TestTicketBroker::getTicketHashCall::abi_decode_returns(&out).unwrap(),
+        hash
+    );
 
     let sig = e.tx_signer().sign_text(hash.as_slice()).await.unwrap();
     let sig = Bytes::copy_from_slice(sig.as_bytes());
     let check = |t: TestTicketBroker::Ticket, s: Bytes, r: U256| {
-        view(TestTicketBroker::checkWinningTicketCall { ticket: t, sig: s, recipientRand: r }.abi_encode())
+        view(
+            TestTicketBroker::checkWinningTicketCall {
+                ticket: t,
+                sig: s,
+                recipientRand: r,
+            }
+            .abi_encode(),
+        )
     };
     let out = check(ticket.clone(), sig.clone(), rand).await.unwrap();
-    assert_eq!(TestTicketBroker::checkWinningTicketCall::abi_decode_returns(&out).unwrap(), hash);
+    assert_eq!(
+        TestTicketBroker::checkWinningTicketCall::abi_decode_returns(&out).unwrap(),
+        hash
+    );
 
     let revert = |r: Result<Bytes, alloy_transport::TransportError>| -> String {
         let e = r.unwrap_err();
-        let data = e.as_error_resp().and_then(|p| p.as_revert_data()).expect("revert data");
+        let data = e
+            .as_error_resp()
+            .and_then(|p| p.as_revert_data())
+            .expect("revert data");
         alloy_sol_types::decode_revert_reason(&data).unwrap()
     };
     let mut lose = ticket.clone();
     lose.winProb = U256::ZERO;
     // winProb is hashed, so the loser needs its own signature.
-    let lose_hash = keccak256(
-        [&packed[..72], &U256::ZERO.to_be_bytes::<32>()[..], &packed[104..]].concat(),
-    );
+    let lose_hash = keccak256([&packed[..72], &U256::ZERO.to_be_bytes::<32>()[..], &packed[104..]].concat());
     let lose_sig = e.tx_signer().sign_text(lose_hash.as_slice()).await.unwrap();
     assert_eq!(
         revert(check(lose, Bytes::copy_from_slice(lose_sig.as_bytes()), rand).await),

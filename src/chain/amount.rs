@@ -88,11 +88,26 @@ mod tests {
     #[test]
     fn wei_and_eth() {
         assert_eq!(parse_amount("0").unwrap(), U256::ZERO);
-        assert_eq!(parse_amount("50000000000000000").unwrap(), U256::from(50_000_000_000_000_000u64));
-        assert_eq!(parse_amount("0.05eth").unwrap(), U256::from(50_000_000_000_000_000u64));
-        assert_eq!(parse_amount("0.05 ETH").unwrap(), U256::from(50_000_000_000_000_000u64));
-        assert_eq!(parse_amount(".5eth").unwrap(), U256::from(500_000_000_000_000_000u64));
-        assert_eq!(parse_amount("2eth").unwrap(), U256::from(2_000_000_000_000_000_000u128));
+        assert_eq!(
+            parse_amount("50000000000000000").unwrap(),
+            U256::from(50_000_000_000_000_000u64)
+        );
+        assert_eq!(
+            parse_amount("0.05eth").unwrap(),
+            U256::from(50_000_000_000_000_000u64)
+        );
+        assert_eq!(
+            parse_amount("0.05 ETH").unwrap(),
+            U256::from(50_000_000_000_000_000u64)
+        );
+        assert_eq!(
+            parse_amount(".5eth").unwrap(),
+            U256::from(500_000_000_000_000_000u64)
+        );
+        assert_eq!(
+            parse_amount("2eth").unwrap(),
+            U256::from(2_000_000_000_000_000_000u128)
+        );
         assert_eq!(parse_amount("1.eth").unwrap(), U256::from(WEI_PER_ETH));
         assert_eq!(parse_amount("0.000000000000000001eth").unwrap(), U256::from(1));
         assert_eq!(parse_amount("7wei").unwrap(), U256::from(7));
@@ -102,10 +117,15 @@ mod tests {
     #[test]
     fn refusals() {
         assert_eq!(parse_amount(" ").unwrap_err(), AmountError::Empty);
-        for bad in ["-1", "+1", "1e18", "0x10", "1_000", "1,5eth", "eth", ".eth", "1.2.3eth", "1.5", "abc", "1 000"] {
+        for bad in [
+            "-1", "+1", "1e18", "0x10", "1_000", "1,5eth", "eth", ".eth", "1.2.3eth", "1.5", "abc", "1 000",
+        ] {
             assert!(matches!(parse_amount(bad), Err(AmountError::Invalid(_))), "{bad}");
         }
-        assert!(matches!(parse_amount("0.0000000000000000001eth"), Err(AmountError::TooPrecise(_))));
+        assert!(matches!(
+            parse_amount("0.0000000000000000001eth"),
+            Err(AmountError::TooPrecise(_))
+        ));
         let huge = format!("{}0", U256::MAX);
         assert!(matches!(parse_amount(&huge), Err(AmountError::Overflow(_))));
         let huge_eth = format!("{}eth", U256::MAX);

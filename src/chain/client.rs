@@ -84,7 +84,9 @@ fn quantity_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u
             .and_then(|h| u64::from_str_radix(h, 16).ok())
             .map(Some)
             .ok_or_else(|| D::Error::custom(format!("l1BlockNumber {s:?} is not a hex quantity"))),
-        Some(other) => Err(D::Error::custom(format!("l1BlockNumber {other} is not a block number"))),
+        Some(other) => Err(D::Error::custom(format!(
+            "l1BlockNumber {other} is not a block number"
+        ))),
     }
 }
 
@@ -269,7 +271,10 @@ impl ChainClient {
 
     /// `eth_chainId`.
     pub async fn chain_id(&self) -> Result<u64, ChainError> {
-        self.provider.get_chain_id().await.map_err(|e| self.err("eth_chainId", e))
+        self.provider
+            .get_chain_id()
+            .await
+            .map_err(|e| self.err("eth_chainId", e))
     }
 
     /// `eth_chainId`, refused with [`ChainError::ChainIdMismatch`] when
@@ -311,7 +316,13 @@ impl ChainClient {
         let controller = self.config.controller;
         let what = format!("Controller.getContract(\"{name}\")");
         let addr = self
-            .call(&what, controller, IController::getContractCall { id: keccak256(name.as_bytes()) })
+            .call(
+                &what,
+                controller,
+                IController::getContractCall {
+                    id: keccak256(name.as_bytes()),
+                },
+            )
             .await?;
         if addr == Address::ZERO {
             return Err(ChainError::ContractNotRegistered {
@@ -324,8 +335,9 @@ impl ChainClient {
 
     /// TicketBroker and RoundsManager, from the Controller.
     pub async fn resolve_contracts(&self) -> Result<Contracts, ChainError> {
-        let (ticket_broker, rounds_manager) =
-            tokio::try_join!(self.contract_address("TicketBroker"), self.contract_address("RoundsManager"))?;
+        // One after the other, so the error names the same contract every time.
+        let ticket_broker = self.contract_address("TicketBroker").await?;
+        let rounds_manager = self.contract_address("RoundsManager").await?;
         Ok(Contracts {
             controller: self.config.controller,
             ticket_broker,
@@ -334,7 +346,11 @@ impl ChainClient {
     }
 
     /// `TicketBroker.getSenderInfo(sender)`.
-    pub async fn sender_info(&self, ticket_broker: Address, sender: Address) -> Result<SenderInfo, ChainError> {
+    pub async fn sender_info(
+        &self,
+        ticket_broker: Address,
+        sender: Address,
+    ) -> Result<SenderInfo, ChainError> {
         let r = self
             .call(
                 "TicketBroker.getSenderInfo",
@@ -351,7 +367,11 @@ impl ChainClient {
     }
 
     /// `TicketBroker.isUnlockInProgress(sender)`.
-    pub async fn is_unlock_in_progress(&self, ticket_broker: Address, sender: Address) -> Result<bool, ChainError> {
+    pub async fn is_unlock_in_progress(
+        &self,
+        ticket_broker: Address,
+        sender: Address,
+    ) -> Result<bool, ChainError> {
         self.call(
             "TicketBroker.isUnlockInProgress",
             ticket_broker,
@@ -371,7 +391,11 @@ impl ChainClient {
     }
 
     /// `RoundsManager.blockHashForRound(round)`.
-    pub async fn block_hash_for_round(&self, rounds_manager: Address, round: U256) -> Result<B256, ChainError> {
+    pub async fn block_hash_for_round(
+        &self,
+        rounds_manager: Address,
+        round: U256,
+    ) -> Result<B256, ChainError> {
         self.call(
             "RoundsManager.blockHashForRound",
             rounds_manager,
@@ -399,7 +423,10 @@ impl ChainClient {
         let l1_block = match raw.l1_block_number {
             Some(n) => n,
             None if ARBITRUM_CHAIN_IDS.contains(&chain_id) => {
-                return Err(ChainError::MissingL1BlockNumber { chain_id, block: number })
+                return Err(ChainError::MissingL1BlockNumber {
+                    chain_id,
+                    block: number,
+                })
             }
             None => number,
         };

@@ -94,21 +94,33 @@ impl ChainConfig {
     pub fn validate(&self) -> Result<(), ChainConfigError> {
         self.parsed_rpc_url()?;
         if self.controller == Address::ZERO {
-            return Err(bad("controller", "must be a non-zero address (the Livepeer Controller contract)"));
+            return Err(bad(
+                "controller",
+                "must be a non-zero address (the Livepeer Controller contract)",
+            ));
         }
         if self.chain_id == Some(0) {
-            return Err(bad("chain_id", "must be a positive chain id (e.g. 42161 for Arbitrum One), or be left out"));
+            return Err(bad(
+                "chain_id",
+                "must be a positive chain id (e.g. 42161 for Arbitrum One), or be left out",
+            ));
         }
         if !(100..=3_600_000).contains(&self.poll_interval_ms) {
             return Err(bad(
                 "poll_interval_ms",
-                format!("{} is out of range: allowed 100 to 3600000 (milliseconds)", self.poll_interval_ms),
+                format!(
+                    "{} is out of range: allowed 100 to 3600000 (milliseconds)",
+                    self.poll_interval_ms
+                ),
             ));
         }
         if !(100..=600_000).contains(&self.request_timeout_ms) {
             return Err(bad(
                 "request_timeout_ms",
-                format!("{} is out of range: allowed 100 to 600000 (milliseconds)", self.request_timeout_ms),
+                format!(
+                    "{} is out of range: allowed 100 to 600000 (milliseconds)",
+                    self.request_timeout_ms
+                ),
             ));
         }
         if self.max_staleness_ms <= self.poll_interval_ms || self.max_staleness_ms > 86_400_000 {
@@ -125,14 +137,20 @@ impl ChainConfig {
 
     /// The parsed `rpc_url` (checked: `http` or `https`, with a host).
     pub fn parsed_rpc_url(&self) -> Result<url::Url, ChainConfigError> {
-        let url = url::Url::parse(&self.rpc_url)
-            .map_err(|e| bad("rpc_url", format!("not a URL ({e}); expected http(s)://host[:port]/path")))?;
+        let url = url::Url::parse(&self.rpc_url).map_err(|e| {
+            bad(
+                "rpc_url",
+                format!("not a URL ({e}); expected http(s)://host[:port]/path"),
+            )
+        })?;
         match url.scheme() {
             "http" | "https" => {}
             other => {
                 return Err(bad(
                     "rpc_url",
-                    format!("scheme `{other}` is not supported: allowed http:// or https:// (JSON-RPC over HTTP)"),
+                    format!(
+                        "scheme `{other}` is not supported: allowed http:// or https:// (JSON-RPC over HTTP)"
+                    ),
                 ))
             }
         }
@@ -180,7 +198,10 @@ mod tests {
         let c: ChainConfig = toml::from_str("rpc_url = \"https://arb1.arbitrum.io/rpc\"").unwrap();
         assert_eq!(c, ChainConfig::new("https://arb1.arbitrum.io/rpc"));
         assert_eq!(c.controller, ARBITRUM_ONE_CONTROLLER);
-        assert_eq!((c.poll_interval_ms, c.request_timeout_ms, c.max_staleness_ms), (5000, 20000, 60000));
+        assert_eq!(
+            (c.poll_interval_ms, c.request_timeout_ms, c.max_staleness_ms),
+            (5000, 20000, 60000)
+        );
         assert_eq!(c.chain_id, None);
         c.validate().unwrap();
         let e = toml::from_str::<ChainConfig>("rpc_url = \"http://x\"\npoll_interval = 1").unwrap_err();
@@ -204,7 +225,11 @@ mod tests {
         c.max_staleness_ms = 5000;
         let e = c.validate().unwrap_err();
         assert_eq!(e.key, "max_staleness_ms");
-        assert!(e.to_string().starts_with("[chain] max_staleness_ms: 5000 must be greater"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("[chain] max_staleness_ms: 5000 must be greater"),
+            "{e}"
+        );
         c.max_staleness_ms = 60000;
         c.poll_interval_ms = 0;
         assert_eq!(c.validate().unwrap_err().key, "poll_interval_ms");

@@ -98,7 +98,13 @@ impl fmt::Display for Stale {
             )?,
         }
         if let Some(e) = &self.last_error {
-            write!(f, "; last error ({}, {} ms ago): {}", e.kind, e.at.elapsed().as_millis(), e.message)?;
+            write!(
+                f,
+                "; last error ({}, {} ms ago): {}",
+                e.kind,
+                e.at.elapsed().as_millis(),
+                e.message
+            )?;
         }
         Ok(())
     }

@@ -72,11 +72,13 @@ impl SenderTx {
     /// ABI-encoded calldata (alloy `sol!`).
     pub fn calldata(&self) -> Bytes {
         Bytes::from(match *self {
-            SenderTx::FundDepositAndReserve { deposit, reserve } => ITicketBroker::fundDepositAndReserveCall {
-                depositAmount: deposit,
-                reserveAmount: reserve,
+            SenderTx::FundDepositAndReserve { deposit, reserve } => {
+                ITicketBroker::fundDepositAndReserveCall {
+                    depositAmount: deposit,
+                    reserveAmount: reserve,
+                }
+                .abi_encode()
             }
-            .abi_encode(),
             SenderTx::FundDeposit { .. } => ITicketBroker::fundDepositCall {}.abi_encode(),
             SenderTx::FundReserve { .. } => ITicketBroker::fundReserveCall {}.abi_encode(),
             SenderTx::Unlock => ITicketBroker::unlockCall {}.abi_encode(),
@@ -159,14 +161,29 @@ impl fmt::Display for PreparedTx {
         }
         writeln!(f, "  from:           {}", self.from)?;
         writeln!(f, "  to:             {} (TicketBroker)", self.ticket_broker)?;
-        writeln!(f, "  value:          {} wei ({} ETH)", t.value, format_eth(t.value))?;
+        writeln!(
+            f,
+            "  value:          {} wei ({} ETH)",
+            t.value,
+            format_eth(t.value)
+        )?;
         writeln!(f, "  chain id:       {}", t.chain_id)?;
         writeln!(f, "  nonce:          {}", t.nonce)?;
         writeln!(f, "  gas limit:      {}", t.gas_limit)?;
         writeln!(f, "  max fee:        {} wei/gas", t.max_fee_per_gas)?;
         writeln!(f, "  priority fee:   {} wei/gas", t.max_priority_fee_per_gas)?;
-        writeln!(f, "  max gas cost:   {} wei ({} ETH)", self.max_gas_cost, format_eth(self.max_gas_cost))?;
-        writeln!(f, "  balance:        {} wei ({} ETH)", self.balance, format_eth(self.balance))?;
+        writeln!(
+            f,
+            "  max gas cost:   {} wei ({} ETH)",
+            self.max_gas_cost,
+            format_eth(self.max_gas_cost)
+        )?;
+        writeln!(
+            f,
+            "  balance:        {} wei ({} ETH)",
+            self.balance,
+            format_eth(self.balance)
+        )?;
         write!(f, "  calldata:       {}", t.input)
     }
 }
@@ -250,7 +267,9 @@ impl Transactor {
                 estimate
                     .checked_mul(100 + options.gas_margin_percent)
                     .map(|g| g / 100)
-                    .ok_or_else(|| ChainError::InvalidTx(format!("gas estimate {estimate} overflows with the margin")))?
+                    .ok_or_else(|| {
+                        ChainError::InvalidTx(format!("gas estimate {estimate} overflows with the margin"))
+                    })?
             }
         };
         let max_gas_cost = U256::from(gas_limit) * U256::from(fees.max_fee_per_gas);
@@ -288,7 +307,10 @@ impl Transactor {
         let unsigned = UnsignedTx::Eip1559(prepared.tx.clone());
         let sig = self.signer.sign_digest(&unsigned.signing_hash()).await?;
         let raw = unsigned.encode_signed(&sig);
-        let what = format!("eth_sendRawTransaction (TicketBroker.{})", prepared.action.function());
+        let what = format!(
+            "eth_sendRawTransaction (TicketBroker.{})",
+            prepared.action.function()
+        );
         let pending = self
             .client
             .provider()
@@ -310,14 +332,21 @@ impl Transactor {
     /// Waits for the receipt of `tx_hash` (sent from `prepared`). A
     /// reverted transaction is [`ChainError::Reverted`] with the reason
     /// found by replaying the call at the parent block.
-    pub async fn wait(&self, prepared: &PreparedTx, tx_hash: B256, options: &TxOptions) -> Result<TxOutcome, ChainError> {
+    pub async fn wait(
+        &self,
+        prepared: &PreparedTx,
+        tx_hash: B256,
+        options: &TxOptions,
+    ) -> Result<TxOutcome, ChainError> {
         let c = &self.client;
         let started = Instant::now();
         let receipt = loop {
             match c.provider().get_transaction_receipt(tx_hash).await {
                 Ok(Some(r)) => break r,
                 Ok(None) => {}
-                Err(e) => tracing::debug!(error = %c.err("eth_getTransactionReceipt", e), "receipt not read yet"),
+                Err(e) => {
+                    tracing::debug!(error = %c.err("eth_getTransactionReceipt", e), "receipt not read yet")
+                }
             }
             if started.elapsed() >= options.receipt_timeout {
                 return Err(ChainError::ReceiptTimeout {

@@ -55,7 +55,8 @@ fn chain_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/chain")
 }
 
-const SETUP_HINT: &str = "run tests/chain/setup.sh (npm ci of tests/chain/package-lock.json: anvil 1.7.1 and solc 0.8.37)";
+const SETUP_HINT: &str =
+    "run tests/chain/setup.sh (npm ci of tests/chain/package-lock.json: anvil 1.7.1 and solc 0.8.37)";
 
 /// The anvil binary shipped by `@foundry-rs/anvil-<os>-<arch>`.
 pub fn anvil_bin() -> PathBuf {
@@ -84,8 +85,13 @@ fn compiled_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let solc = chain_dir().join("node_modules/solc/package.json");
-        assert!(solc.is_file(), "solc-js missing at {}: {SETUP_HINT}", solc.display());
-        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("chain-contracts-{}", std::process::id()));
+        assert!(
+            solc.is_file(),
+            "solc-js missing at {}: {SETUP_HINT}",
+            solc.display()
+        );
+        let out =
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("chain-contracts-{}", std::process::id()));
         let status = Command::new("node")
             .arg(chain_dir().join("compile.js"))
             .arg(&out)
@@ -158,7 +164,9 @@ impl Anvil {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
-        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn anvil: {e}; {SETUP_HINT}"));
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn anvil: {e}; {SETUP_HINT}"));
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -170,14 +178,21 @@ impl Anvil {
         });
         match rx.recv_timeout(Duration::from_secs(30)) {
             Ok(port) => {
-                assert!(self.port == 0 || self.port == port, "anvil restarted on {port}, not {}", self.port);
+                assert!(
+                    self.port == 0 || self.port == port,
+                    "anvil restarted on {port}, not {}",
+                    self.port
+                );
                 self.port = port;
                 self.child = Some(child);
             }
             Err(_) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("anvil did not report a listening port within 30 s (port {})", self.port);
+                panic!(
+                    "anvil did not report a listening port within 30 s (port {})",
+                    self.port
+                );
             }
         }
     }
@@ -216,7 +231,10 @@ impl Anvil {
     /// An alloy provider on it (test side: deployments, anvil_* calls).
     pub fn provider(&self) -> RootProvider {
         let config = livepeer_signer::chain::ChainConfig::new(self.url());
-        livepeer_signer::chain::ChainClient::new(&config).unwrap().provider().clone()
+        livepeer_signer::chain::ChainClient::new(&config)
+            .unwrap()
+            .provider()
+            .clone()
     }
 
     /// Sends a transaction from the dev account (anvil signs) and returns the mined receipt.
@@ -249,18 +267,26 @@ impl Anvil {
             contractAddress: addr,
             gitCommitHash: Default::default(),
         };
-        self.send(Some(controller), call.abi_encode().into(), U256::ZERO).await;
+        self.send(Some(controller), call.abi_encode().into(), U256::ZERO)
+            .await;
     }
 
     /// Controller + RoundsManager + TicketBroker, both registered, and the
     /// current round initialized.
     pub async fn deploy_livepeer(&self) -> Deployed {
         let controller = self.deploy("Controller", Vec::new()).await;
-        let rounds_manager = self.deploy("RoundsManager", (U256::from(ROUND_LENGTH),).abi_encode_params()).await;
+        let rounds_manager = self
+            .deploy("RoundsManager", (U256::from(ROUND_LENGTH),).abi_encode_params())
+            .await;
         let ticket_broker = self
             .deploy(
                 "TicketBroker",
-                (controller, U256::from(UNLOCK_PERIOD), U256::from(TICKET_VALIDITY_PERIOD)).abi_encode_params(),
+                (
+                    controller,
+                    U256::from(UNLOCK_PERIOD),
+                    U256::from(TICKET_VALIDITY_PERIOD),
+                )
+                    .abi_encode_params(),
             )
             .await;
         self.register(controller, "RoundsManager", rounds_manager).await;
@@ -330,7 +356,11 @@ impl Anvil {
 
     /// Pending nonce of `addr`.
     pub async fn nonce(&self, addr: Address) -> u64 {
-        self.provider().get_transaction_count(addr).pending().await.unwrap()
+        self.provider()
+            .get_transaction_count(addr)
+            .pending()
+            .await
+            .unwrap()
     }
 
     /// The hash of block `n`.

@@ -221,6 +221,6 @@ impl Drop for Daemon {
         let _ = self.child.wait();
     }
 }
-pub mod web3;
 pub mod anvil;
 pub mod rpc_proxy;
+pub mod web3;

@@ -39,7 +39,10 @@ pub struct RpcProxy {
 impl RpcProxy {
     /// A proxy to `upstream` (`http://127.0.0.1:PORT`).
     pub fn start(upstream: &str) -> RpcProxy {
-        assert!(upstream.starts_with("http://127.0.0.1:"), "the proxy only forwards to loopback");
+        assert!(
+            upstream.starts_with("http://127.0.0.1:"),
+            "the proxy only forwards to loopback"
+        );
         let mode = Arc::new(Mutex::new(Mode::Pass));
         let requests = Arc::new(Mutex::new(Vec::new()));
         let (port_tx, port_rx) = std::sync::mpsc::channel();
@@ -183,7 +186,10 @@ fn rewrite(mode: &Mode, method: &str, bytes: Vec<u8>) -> Vec<u8> {
     if let Some(block) = v.get_mut("result").and_then(|r| r.as_object_mut()) {
         match mode {
             Mode::SetL1BlockNumber(n) => {
-                block.insert("l1BlockNumber".into(), serde_json::Value::String(format!("{n:#x}")));
+                block.insert(
+                    "l1BlockNumber".into(),
+                    serde_json::Value::String(format!("{n:#x}")),
+                );
             }
             Mode::StripL1BlockNumber => {
                 block.remove("l1BlockNumber");
