@@ -898,3 +898,47 @@ async fn ticket_check_view_accepts_a_signer_ticket() {
         "revert: invalid length for ticket auxData: must be 64 bytes"
     );
 }
+
+/// An `https://` rpc_url runs TLS (rustls on ring, built by ChainClient)
+/// and verifies the server: a self-signed certificate on a loopback TLS
+/// server is refused as a connection error naming the certificate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_rpc_url_verifies_the_server_certificate() {
+    use std::sync::Arc;
+    let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.key_pair.serialize_der().into());
+    let server =
+        rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert.cert.der().clone()], key)
+            .unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = Arc::new(server);
+    let tls_thread = std::thread::spawn(move || {
+        let (mut sock, _) = listener.accept().unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut conn = rustls::ServerConnection::new(server).unwrap();
+        // The client aborts the handshake: this ends in an error.
+        while conn.is_handshaking() {
+            if conn.complete_io(&mut sock).is_err() {
+                break;
+            }
+        }
+    });
+    let mut cfg = ChainConfig::new(format!("https://127.0.0.1:{port}/rpc"));
+    cfg.request_timeout_ms = 5000;
+    let err = ChainClient::new(&cfg).unwrap().chain_id().await.unwrap_err();
+    tls_thread.join().unwrap();
+    assert_eq!(err.kind(), "connect", "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.starts_with(&format!(
+            "eth_chainId: cannot connect to the RPC at https://127.0.0.1:{port}: "
+        )),
+        "{text}"
+    );
+    assert!(text.contains("certificate"), "{text}");
+}
