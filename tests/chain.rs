@@ -627,6 +627,20 @@ async fn chain_id_mismatch_carries_both_ids() {
         .await
         .unwrap_err();
     assert_eq!(err.kind(), "chain_id_mismatch");
+    // spawn() does not wait: the mismatch is the view's error and it never gets fresh.
+    let spawned = chain::spawn(&cfg, c_address()).unwrap();
+    wait_until(
+        "spawned poller sees the mismatch",
+        Duration::from_secs(10),
+        || {
+            spawned
+                .view
+                .last_error()
+                .is_some_and(|f| f.kind == "chain_id_mismatch")
+        },
+    )
+    .await;
+    assert!(spawned.view.snapshot().is_none());
     cfg.chain_id = Some(31337);
     chain::start(&cfg, c_address())
         .await

@@ -27,7 +27,7 @@ use alloy_primitives::{Address, B256, U256};
 pub use amount::{format_eth, parse_amount, AmountError};
 pub use client::{BlockInfo, ChainClient, Contracts, SenderInfo};
 pub use config::{ChainConfig, ChainConfigError, ARBITRUM_CHAIN_IDS, ARBITRUM_ONE_CONTROLLER};
-pub use snapshot::{start, ChainHandle, ChainMetrics, ChainView, Fault, Snapshot, Stale};
+pub use snapshot::{spawn, start, ChainHandle, ChainMetrics, ChainView, Fault, Poller, Snapshot, Stale};
 pub use tx::{PreparedTx, SenderTx, Transactor, TxOptions, TxOutcome};
 
 /// Every error kind [`ChainError::kind`] returns, for pre-registering metric labels.

@@ -370,6 +370,18 @@ impl Drop for ChainHandle {
     }
 }
 
+/// Starts the poller without waiting for the chain at all (inside a tokio
+/// runtime; no network I/O here). A chain id mismatch then shows only as
+/// the view's last error (kind `chain_id_mismatch`) and the view never
+/// becomes fresh; [`start`] is the variant that refuses it up front.
+pub fn spawn(config: &ChainConfig, sender: Address) -> Result<ChainHandle, ChainError> {
+    let client = ChainClient::new(config)?;
+    let poller = Poller::new(client.clone(), sender);
+    let view = poller.view().clone();
+    let task = tokio::spawn(poller.run());
+    Ok(ChainHandle { view, client, task })
+}
+
 /// Starts the chain view for `sender` (must run inside a tokio runtime).
 ///
 /// The first poll is awaited (bounded by `request_timeout_ms`): a node on
