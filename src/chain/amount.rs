@@ -81,6 +81,12 @@ pub fn format_eth(wei: U256) -> String {
     format!("{int}.{}", f.trim_end_matches('0'))
 }
 
+/// Wei as a float, for Prometheus gauges (`livepeer_signer_chain_deposit_wei`
+/// …): exact up to 2^53 wei, then rounded; never used for money decisions.
+pub fn wei_to_f64(wei: U256) -> f64 {
+    wei.to_string().parse().unwrap_or(f64::INFINITY)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,6 +136,12 @@ mod tests {
         assert!(matches!(parse_amount(&huge), Err(AmountError::Overflow(_))));
         let huge_eth = format!("{}eth", U256::MAX);
         assert!(matches!(parse_amount(&huge_eth), Err(AmountError::Overflow(_))));
+    }
+
+    #[test]
+    fn as_float() {
+        assert_eq!(wei_to_f64(U256::from(1_250_000_000_000_000_000u128)), 1.25e18);
+        assert_eq!(wei_to_f64(U256::ZERO), 0.0);
     }
 
     #[test]

@@ -110,7 +110,19 @@ impl fmt::Display for Stale {
     }
 }
 
-/// Numbers for `livepeer_signer_chain_*` metrics, read from the view.
+/// Numbers for `livepeer_signer_chain_*` metrics, read from the view
+/// ([`ChainView::metrics`]). Suggested exposition (set at scrape time):
+///
+/// | metric | type | from |
+/// |---|---|---|
+/// | `livepeer_signer_chain_deposit_wei` | gauge (f64, [`wei_to_f64`](super::amount::wei_to_f64)) | `deposit_wei` |
+/// | `livepeer_signer_chain_reserve_wei` | gauge (f64) | `reserve_wei` |
+/// | `livepeer_signer_chain_withdraw_round` | gauge | `withdraw_round` |
+/// | `livepeer_signer_chain_last_initialized_round` | gauge | `last_initialized_round` |
+/// | `livepeer_signer_chain_l1_block` | gauge | `l1_block` |
+/// | `livepeer_signer_chain_snapshot_age_seconds` | gauge | `snapshot_age_seconds` |
+/// | `livepeer_signer_chain_fresh` | gauge 0/1 | `fresh` |
+/// | `livepeer_signer_chain_rpc_errors_total{kind}` | counter | `errors_by_kind` (cumulative; kinds in [`ERROR_KINDS`](super::ERROR_KINDS)) |
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ChainMetrics {
     /// Sender deposit, wei (None before the first snapshot).
