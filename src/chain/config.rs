@@ -209,6 +209,28 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_section() {
+        let c: ChainConfig = toml::from_str(
+            r#"
+rpc_url = "https://arb1.arbitrum.io/rpc"
+controller = "0xD8E8328501E9645d16Cf49539efC04f734606ee4"
+chain_id = 42161
+poll_interval_ms = 5000
+request_timeout_ms = 20000
+max_staleness_ms = 60000
+"#,
+        )
+        .unwrap();
+        let mut expected = ChainConfig::new("https://arb1.arbitrum.io/rpc");
+        expected.chain_id = Some(42161);
+        assert_eq!(c, expected);
+        c.validate().unwrap();
+        assert_eq!(c.poll_interval(), Duration::from_secs(5));
+        assert_eq!(c.request_timeout(), Duration::from_secs(20));
+        assert_eq!(c.max_staleness(), Duration::from_secs(60));
+    }
+
+    #[test]
     fn validation_names_the_key() {
         let mut c = ChainConfig::new("ws://127.0.0.1:8545");
         assert_eq!(c.validate().unwrap_err().key, "rpc_url");
