@@ -11,6 +11,7 @@
 #![warn(missing_docs)]
 
 pub mod access;
+pub mod chain;
 mod cli;
 mod commands;
 pub mod config;

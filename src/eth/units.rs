@@ -67,6 +67,12 @@ pub fn format_eth(wei: U256) -> String {
     format!("{whole}.{}", frac.trim_end_matches('0'))
 }
 
+/// Wei as a float, for Prometheus gauges (`livepeer_signer_chain_deposit_wei`
+/// …): exact up to 2^53 wei, then rounded; never used for money decisions.
+pub fn wei_to_f64(wei: U256) -> f64 {
+    f64::from(wei)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,6 +125,7 @@ mod tests {
         assert_eq!(format_eth(U256::from(WEI_PER_ETH)), "1");
         assert_eq!(format_eth(U256::from(1)), "0.000000000000000001");
         assert_eq!(format_eth(U256::ZERO), "0");
+        assert_eq!(wei_to_f64(U256::from(12345u64)), 12345.0);
         for s in ["0.05eth", "3.14159eth", "1000eth"] {
             assert_eq!(format!("{}eth", format_eth(parse_amount(s).unwrap())), s);
         }

@@ -223,4 +223,6 @@ impl Drop for Daemon {
         let _ = self.child.wait();
     }
 }
+pub mod anvil;
+pub mod rpc_proxy;
 pub mod web3;
