@@ -69,7 +69,7 @@ FUZZ_SEED=${FUZZ_SEED:-1}
 if [ "$FUZZ_SECONDS" -gt 0 ]; then
   if ! command -v cargo-fuzz >/dev/null 2>&1; then
     echo "== installing cargo-fuzz"
-    cargo install cargo-fuzz --locked --version 0.13.2
+    cargo install -q cargo-fuzz --locked --version 0.13.2
   fi
   export RUSTC_BOOTSTRAP=1
   echo "== cargo fuzz build"
