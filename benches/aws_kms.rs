@@ -5,7 +5,9 @@
 //! `tests/support/kms_emulator.py`, on 127.0.0.1). Prints the throughput
 //! ratio measured in this same process.
 //!
-//! Run: `cargo bench --bench aws_kms` (needs Python 3 with moto[server]).
+//! Run: `cargo bench --bench aws_kms` (needs the pinned moto of
+//! tests/requirements.txt: `$TEST_PYTHON`, or `.tools/venv` made by
+//! scripts/test.sh).
 
 #[path = "../tests/support/kms.rs"]
 mod kms;

@@ -9,6 +9,9 @@
 
 #[path = "../tests/support/softhsm.rs"]
 mod softhsm;
+// softhsm::bin() builds on support::bin().
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

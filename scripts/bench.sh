@@ -23,7 +23,8 @@
 #
 # Everything binds and targets 127.0.0.1. Only processes started here are
 # stopped, by PID. Needs wrk (Debian package), SoftHSM2 + opensc (Debian
-# packages) and Python 3 with moto[server] (pip); installed when missing.
+# packages) and Python 3 with the pinned moto of tests/requirements.txt (a
+# virtual environment, scripts/test-python.sh); installed when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,10 +46,9 @@ if [ ${#apt_missing[@]} -gt 0 ]; then
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_missing[@]}" >/dev/null
 fi
-if ! python3 -c 'import moto.server, boto3' 2>/dev/null; then
-  echo "== installing moto[server]"
-  python3 -m pip install -q --disable-pip-version-check 'moto[server]>=5.1,<6'
-fi
+# TEST_PYTHON: .tools/venv/bin/python with tests/requirements.txt (pinned moto).
+# shellcheck source=scripts/test-python.sh
+. scripts/test-python.sh
 export AWS_EC2_METADATA_DISABLED=true
 
 TMP=$(mktemp -d)
@@ -66,8 +66,11 @@ LOAD_BEFORE=$(load_avg)
 
 echo "== cargo build --release --bin livepeer-signer --example ceiling_server"
 cargo build --release --bin livepeer-signer --example ceiling_server
-BIN=target/release/livepeer-signer
-CEIL=target/release/examples/ceiling_server
+# Honours CARGO_TARGET_DIR (and .cargo/config) through cargo metadata.
+TARGET_DIR=$(cargo metadata --format-version 1 --no-deps |
+  "$TEST_PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+BIN=$TARGET_DIR/release/livepeer-signer
+CEIL=$TARGET_DIR/release/examples/ceiling_server
 
 # C7 keystore (vectors.md: §C key, light scrypt, password livepeer-test): the
 # HTTP numbers do not depend on the KDF cost, only cold start does.
@@ -218,7 +221,7 @@ cold_runs() {
   local name=$1 cfg=$2 r ms cold=()
   shift 2
   for r in $(seq 1 "$COLD_RUNS"); do
-    ms=$("$@" python3 scripts/bench/cold_start.py "$BIN" "$cfg" | cut -d= -f2)
+    ms=$("$@" "$TEST_PYTHON" scripts/bench/cold_start.py "$BIN" "$cfg" | cut -d= -f2)
     echo "   $name cold start run $r: ${ms} ms"
     cold+=("$ms")
   done
@@ -275,7 +278,7 @@ KMS_ENV=(env -u AWS_PROFILE -u AWS_DEFAULT_PROFILE -u AWS_SESSION_TOKEN -u AWS_R
   AWS_ACCESS_KEY_ID="$AWS_DUMMY_ID" AWS_SECRET_ACCESS_KEY="$AWS_DUMMY_SECRET" AWS_EC2_METADATA_DISABLED=true
   AWS_CONFIG_FILE="$TMP/kms/no-such-aws-config" AWS_SHARED_CREDENTIALS_FILE="$TMP/kms/no-such-aws-credentials"
   PYTHONDONTWRITEBYTECODE=1)
-"${KMS_ENV[@]}" python3 tests/support/kms_emulator.py >"$TMP/kms/emulator.out" 2>"$TMP/kms/emulator.err" </dev/null &
+"${KMS_ENV[@]}" "$TEST_PYTHON" tests/support/kms_emulator.py >"$TMP/kms/emulator.out" 2>"$TMP/kms/emulator.err" </dev/null &
 KMS_PID=$!
 PIDS+=("$KMS_PID")
 KMS_PORT=""
@@ -287,7 +290,7 @@ for _ in $(seq 1 600); do
 done
 [ -n "$KMS_PORT" ] || { cat "$TMP/kms/emulator.err"; echo "the KMS emulator did not start" >&2; exit 1; }
 KMS_ENDPOINT="http://127.0.0.1:$KMS_PORT"
-KMS_KEY=$("${KMS_ENV[@]}" python3 - "$KMS_ENDPOINT" <<'EOF'
+KMS_KEY=$("${KMS_ENV[@]}" "$TEST_PYTHON" - "$KMS_ENDPOINT" <<'EOF'
 import sys, boto3
 kms = boto3.client("kms", endpoint_url=sys.argv[1], region_name="us-east-1")
 out = kms.create_key(KeySpec="ECC_SECG_P256K1", KeyUsage="SIGN_VERIFY", Description="bench.sh cold start")
@@ -466,7 +469,7 @@ WORKERS=$(nproc)
   echo "|---|---|---|---|"
   echo "| keystore [${COLD_LOAD%% *}] | \`keystore new\` file, scrypt n = 2^18 | **${COLD_MED} ms** | ${COLD_ALL% } |"
   echo "| pkcs11 [${COLD_HSM_LOAD%% *}] | SoftHSM2 $(softhsm2-util --version 2>/dev/null | head -1) throwaway token, C7 key imported with \`pkcs11 import\`, 2 sessions | **${COLD_HSM_MED} ms** | ${COLD_HSM_ALL% } |"
-  echo "| aws-kms [${COLD_KMS_LOAD%% *}] | moto $(python3 -c 'import moto; print(moto.__version__)') emulator on 127.0.0.1 (\`tests/support/kms_emulator.py\`), fresh ECC_SECG_P256K1 key | **${COLD_KMS_MED} ms** | ${COLD_KMS_ALL% } |"
+  echo "| aws-kms [${COLD_KMS_LOAD%% *}] | moto $("$TEST_PYTHON" -c 'import moto; print(moto.__version__)') emulator on 127.0.0.1 (\`tests/support/kms_emulator.py\`), fresh ECC_SECG_P256K1 key | **${COLD_KMS_MED} ms** | ${COLD_KMS_ALL% } |"
   echo
   echo "pkcs11: module load, \`C_Initialize\`, token lookup, login of the session pool, key and"
   echo "public-key lookup, one signature + self-check, then the OrchestratorInfo signature."

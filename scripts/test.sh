@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine: installs what the tests need when
-# it is missing (apt: softhsm2 opensc; pip: moto[server], coincurve,
-# pycryptodome), then runs fmt, clippy, every cargo test and the end-to-end
-# check against an independent secp256k1 implementation.
+# it is missing (apt: softhsm2 opensc systemd, python3-venv where ensurepip is
+# missing; a virtual environment .tools/venv with the exact versions of
+# tests/requirements.txt), then runs fmt, clippy, the feature-subset builds,
+# every cargo test, the end-to-end check against an independent secp256k1
+# implementation, and bounded fuzzing. Every install step is idempotent and
+# quiet: a second run installs nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,31 +14,46 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 apt_missing=()
 [ -e /usr/lib/softhsm/libsofthsm2.so ] || apt_missing+=(softhsm2)
 command -v pkcs11-tool >/dev/null 2>&1 || apt_missing+=(opensc)
+# systemd-analyze (tests/deploy.rs verifies the unit; works without a
+# running systemd, e.g. in a container).
+command -v systemd-analyze >/dev/null 2>&1 || apt_missing+=(systemd)
 if [ ${#apt_missing[@]} -gt 0 ]; then
   echo "== installing ${apt_missing[*]}"
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_missing[@]}" >/dev/null
 fi
 
-pip_missing=()
-python3 -c 'import moto.server' 2>/dev/null || pip_missing+=('moto[server]>=5.1,<6')
-python3 -c 'import coincurve' 2>/dev/null || pip_missing+=('coincurve>=20')
-python3 -c 'import Crypto.Hash.keccak' 2>/dev/null || pip_missing+=('pycryptodome>=3.20')
-if [ ${#pip_missing[@]} -gt 0 ]; then
-  echo "== installing ${pip_missing[*]}"
-  python3 -m pip install -q --disable-pip-version-check "${pip_missing[@]}"
-fi
+# TEST_PYTHON: .tools/venv/bin/python with tests/requirements.txt.
+# shellcheck source=scripts/test-python.sh
+. scripts/test-python.sh
 
 export AWS_EC2_METADATA_DISABLED=true
+
+# Where cargo puts the binaries (honours CARGO_TARGET_DIR and .cargo/config).
+target_dir=$(cargo metadata --format-version 1 --no-deps |
+  "$TEST_PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --all-targets --all-features -- -D warnings
+# Each backend feature alone, and none (keystore only), keeps compiling,
+# tests and benches included (their required-features leave out what needs
+# a missing backend).
+for features in "" pkcs11 aws-kms; do
+  echo "== cargo check --all-targets --no-default-features${features:+ --features $features}"
+  cargo check -q --all-targets --no-default-features ${features:+--features "$features"}
+done
 echo "== cargo test"
-cargo test --all-features
+# A developer's LIVEPEER_SIGNER* overrides must not reach the binary under
+# test (tests/support/mod.rs bin() strips them): poison them here, so a test
+# that runs the binary without bin() fails.
+LIVEPEER_SIGNER_CONFIG=/nonexistent/set-by-scripts-test.sh.toml \
+  LIVEPEER_SIGNER__SERVER__LISTEN=set-by-scripts-test.sh \
+  LIVEPEER_SIGNER__LOG__LEVEL=set-by-scripts-test.sh \
+  cargo test --all-features
 echo "== end to end (independent verifier: libsecp256k1 via coincurve)"
-python3 tests/e2e/orch_info_e2e.py target/debug/livepeer-signer
+"$TEST_PYTHON" tests/e2e/orch_info_e2e.py "$target_dir/debug/livepeer-signer"
 
 # Fuzzing (issue 7 §2): every cargo-fuzz target for a bounded time, starting
 # from the committed seeds (fuzz/corpus/<target>/, read only; new inputs go
@@ -51,7 +69,7 @@ FUZZ_SEED=${FUZZ_SEED:-1}
 if [ "$FUZZ_SECONDS" -gt 0 ]; then
   if ! command -v cargo-fuzz >/dev/null 2>&1; then
     echo "== installing cargo-fuzz"
-    cargo install cargo-fuzz --locked --version 0.13.2
+    cargo install -q cargo-fuzz --locked --version 0.13.2
   fi
   export RUSTC_BOOTSTRAP=1
   echo "== cargo fuzz build"

@@ -2,8 +2,9 @@
 //! (moto, patched by `tests/support/kms_emulator.py`), through the real
 //! `aws-sdk-kms` client and, for `serve` / `check`, the real binary.
 //!
-//! Needs Python 3 with `moto[server]`; without it these tests fail with an
-//! install hint (they never skip).
+//! Needs a Python with the moto pinned in tests/requirements.txt
+//! (`$TEST_PYTHON`, or `.tools/venv` made by scripts/test.sh); without it
+//! these tests fail with an install hint (they never skip).
 #![cfg(feature = "aws-kms")]
 
 #[path = "support/kms.rs"]

@@ -182,3 +182,59 @@ fn expected_address_pins_the_key_identity() {
         );
     }
 }
+
+/// `support::bin()` strips the test runner's `LIVEPEER_SIGNER*` variables:
+/// this test re-runs its own test binary (this test only) with overrides
+/// that break any config, and in there `bin()` must still get a clean
+/// `check --offline`. The control first shows that the same overrides do
+/// break the binary when they reach it.
+#[test]
+fn bin_helper_strips_inherited_livepeer_signer_variables() {
+    const CHILD: &str = "SUPPORT_BIN_TEST_CHILD";
+    const POISON: [(&str, &str); 3] = [
+        ("LIVEPEER_SIGNER_CONFIG", "/nonexistent/poisoned.toml"),
+        ("LIVEPEER_SIGNER__SERVER__LISTEN", "not-an-address"),
+        ("LIVEPEER_SIGNER__LOG__LEVEL", "not-a-level"),
+    ];
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = support::write_keystore_config(tmp.path(), &tmp.path().join("k"), &tmp.path().join("p"));
+    if std::env::var_os(CHILD).is_some() {
+        // The re-run: the overrides are in this process's environment.
+        for (k, v) in POISON {
+            assert_eq!(std::env::var(k).as_deref(), Ok(v), "{k}");
+        }
+        let (code, out, err) = run(bin().args(["check", "--offline", "--config"]).arg(&cfg));
+        assert_eq!(
+            code, 0,
+            "an inherited LIVEPEER_SIGNER* variable reached the binary: {err}"
+        );
+        assert!(out.starts_with("config ok: "), "{out}");
+        return;
+    }
+    let (code, _, err) = run(bin()
+        .args(["check", "--offline", "--config"])
+        .arg(&cfg)
+        .envs(POISON));
+    assert_eq!(
+        code, 2,
+        "the overrides must break the binary when they reach it: {err}"
+    );
+    assert!(err.contains("listen"), "{err}");
+
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "bin_helper_strips_inherited_livepeer_signer_variables",
+            "--test-threads=1",
+        ])
+        .env(CHILD, "1")
+        .envs(POISON)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "the re-run failed:\n{stdout}{stderr}");
+    assert!(stdout.contains("1 passed"), "the re-run ran no test:\n{stdout}");
+}

@@ -5,7 +5,8 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+use support::bin;
 
 fn config_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("config")
@@ -21,19 +22,6 @@ fn tomls() -> Vec<PathBuf> {
         .collect();
     files.sort();
     files
-}
-
-/// The binary with no `LIVEPEER_SIGNER*` variable inherited: an override in
-/// the developer's shell must not make a broken example pass (or fail).
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_livepeer-signer"));
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("LIVEPEER_SIGNER") {
-            c.env_remove(k);
-        }
-    }
-    c.env_remove("RUST_LOG");
-    c
 }
 
 /// The example with the files it names made real under `root` (see

@@ -1,7 +1,8 @@
 //! deploy/: the systemd unit, the container image, the Kubernetes manifests
-//! and the AWS policies. No systemd, Docker engine, cluster or AWS account is
-//! needed: the unit goes through `systemd-analyze verify` when that tool
-//! exists (and always through an INI check), the Dockerfile and the
+//! and the AWS policies. No running systemd, Docker engine, cluster or AWS
+//! account is needed: the unit goes through an INI check and through
+//! `systemd-analyze verify` (Debian package `systemd`; missing is a failure
+//! with an install hint, never a skip), the Dockerfile and the
 //! manifests are parsed and checked statically, the container's HEALTHCHECK
 //! script runs against the real daemon, and every config embedded in a
 //! manifest goes through the real binary's `check --offline`.
@@ -23,20 +24,8 @@ fn read(rel: &str) -> String {
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
-/// The binary without inherited `LIVEPEER_SIGNER*` variables.
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_livepeer-signer"));
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("LIVEPEER_SIGNER") {
-            c.env_remove(k);
-        }
-    }
-    c.env_remove("RUST_LOG");
-    c
-}
-
 fn check_offline(config: &Path, env: &[(&str, &str)]) -> (i32, String, String) {
-    let mut cmd = bin();
+    let mut cmd = support::bin();
     cmd.args(["check", "--offline", "--config"]).arg(config);
     for (k, v) in env {
         cmd.env(k, v);
@@ -190,15 +179,20 @@ fn find_in_path(tool: &str) -> Option<PathBuf> {
     })
 }
 
+/// `systemd-analyze`, or a failure with the install hint (never a skip:
+/// without it the unit would only get the INI checks).
+fn systemd_analyze() -> PathBuf {
+    find_in_path("systemd-analyze").unwrap_or_else(|| {
+        panic!(
+            "systemd-analyze not found in PATH: the systemd unit tests need it \
+             (`sudo apt-get install -y systemd`, or run scripts/test.sh, which installs it)"
+        )
+    })
+}
+
 #[test]
 fn systemd_analyze_verify_accepts_the_unit() {
-    let Some(analyze) = find_in_path("systemd-analyze") else {
-        eprintln!(
-            "systemd-analyze not found in PATH: `systemd-analyze verify` did NOT run; \
-             only the INI checks (systemd_unit_has_the_hardening_keys) cover the unit"
-        );
-        return;
-    };
+    let analyze = systemd_analyze();
     // verify checks that ExecStart= is executable: point it at the binary
     // under test (the only change), keep the unit's file name.
     let tmp = tempfile::tempdir().unwrap();
@@ -248,10 +242,7 @@ fn systemd_analyze_verify_accepts_the_unit() {
 /// The verify step above is only meaningful if it notices mistakes.
 #[test]
 fn systemd_analyze_verify_notices_a_misspelt_key() {
-    let Some(analyze) = find_in_path("systemd-analyze") else {
-        eprintln!("systemd-analyze not found in PATH: negative verify check did NOT run");
-        return;
-    };
+    let analyze = systemd_analyze();
     let tmp = tempfile::tempdir().unwrap();
     let text = read(UNIT)
         .replace(

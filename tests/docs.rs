@@ -2,8 +2,11 @@
 //! docs/operations.md are the ones the real binary prints, every metric is
 //! documented, and relative links resolve.
 
+mod support;
+
 use std::path::Path;
-use std::process::Command;
+
+use support::bin;
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -11,17 +14,6 @@ fn root() -> &'static Path {
 
 fn read(rel: &str) -> String {
     std::fs::read_to_string(root().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
-}
-
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_livepeer-signer"));
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("LIVEPEER_SIGNER") {
-            c.env_remove(k);
-        }
-    }
-    c.env_remove("RUST_LOG");
-    c
 }
 
 /// Each case: a config, the command, the exit code, and a fragment that

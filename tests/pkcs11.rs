@@ -174,22 +174,39 @@ async fn ten_thousand_hsm_signatures_pass_the_verifier_with_both_parities() {
     assert_eq!(v27 + v28, N);
 }
 
+/// 32 tasks × 8 signatures through a pool of 2 sessions: every signature
+/// verifies, and the pool bounds the sessions. SoftHSM2 does not count
+/// sessions (its `CK_TOKEN_INFO.ulSessionCount` is
+/// `CK_UNAVAILABLE_INFORMATION`), so the backend's own counts are read: at
+/// most 2 sessions were ever leased at once, and 2 were (the pool is used in
+/// parallel, not serialised), and no session beyond the pool's 2 was opened
+/// (a lease that found no idle session would open one: a reconnect).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_signing_from_many_tasks_with_a_small_pool() {
+    const POOL: usize = 2;
     let token = Token::new("concurrent");
     import_c_key(&token, "k", &[0x03]);
+    let backend = Arc::new(
+        Pkcs11Backend::open(&token.config(Some("k"), None, POOL))
+            .await
+            .unwrap(),
+    );
+    // Finishes the raw signatures (low-s, recovery id, self-check); its own
+    // one-session backend does not sign here.
     let signer = Signer::new(Box::new(
-        Pkcs11Backend::open(&token.config(Some("k"), None, 2))
+        Pkcs11Backend::open(&token.config(Some("k"), None, 1))
             .await
             .unwrap(),
     ));
+    assert_eq!(backend.peak_sessions_in_use(), 0);
     let mut tasks = Vec::new();
     for t in 0u32..32 {
-        let signer = signer.clone();
+        let (backend, signer) = (backend.clone(), signer.clone());
         tasks.push(tokio::spawn(async move {
             for j in 0u32..8 {
                 let digest = keccak256([t.to_be_bytes(), j.to_be_bytes()].concat());
-                let sig = signer.sign_digest(&digest).await.unwrap();
+                let raw = backend.sign_digest(&digest).await.unwrap();
+                let sig = signer.finalize(&digest, &raw).unwrap();
                 verify_digest(&c_address(), &digest, sig.as_bytes()).unwrap();
             }
         }));
@@ -197,6 +214,20 @@ async fn concurrent_signing_from_many_tasks_with_a_small_pool() {
     for t in tasks {
         t.await.unwrap();
     }
+    let peak = backend.peak_sessions_in_use();
+    assert!(
+        peak <= POOL,
+        "{peak} sessions in use at once through a pool of {POOL}"
+    );
+    assert_eq!(
+        peak, POOL,
+        "256 signatures from 32 tasks never used both sessions at once"
+    );
+    assert_eq!(
+        backend.reconnects(),
+        0,
+        "a session beyond the pool's {POOL} was opened"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

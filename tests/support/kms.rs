@@ -34,8 +34,24 @@ pub const SEED_TAG: &str = "livepeer-signer-test:private-key-hex";
 /// The emulator's CreateKey tag that throttles the next n Sign calls.
 pub const THROTTLE_TAG: &str = "livepeer-signer-test:throttle-sign";
 
-const INSTALL_HINT: &str = "the aws-kms tests need Python 3 with moto: \
-    python3 -m pip install 'moto[server]>=5.1,<6' (scripts/test.sh installs it)";
+const INSTALL_HINT: &str = "the aws-kms tests need a Python with the exact moto of \
+    tests/requirements.txt: run scripts/test.sh once (it builds the virtual environment \
+    .tools/venv and sets TEST_PYTHON), or point TEST_PYTHON at a Python that has it";
+
+/// The Python that runs the emulator: `$TEST_PYTHON` (scripts/test.sh sets
+/// it to `.tools/venv/bin/python`), else that virtual environment when it
+/// exists (a plain `cargo test` after one scripts/test.sh run), else
+/// `python3`. The emulator itself refuses a moto other than the pinned one.
+pub fn test_python() -> PathBuf {
+    if let Some(p) = std::env::var_os("TEST_PYTHON").filter(|p| !p.is_empty()) {
+        return p.into();
+    }
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/venv/bin/python");
+    if venv.is_file() {
+        return venv;
+    }
+    "python3".into()
+}
 
 /// The static dummy credentials.
 pub fn credentials() -> Credentials {
@@ -72,7 +88,7 @@ impl KmsEmulator {
 
     fn spawn(unpatched_digest: bool) -> KmsEmulator {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/kms_emulator.py");
-        let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+        let python = test_python();
         let mut cmd = Command::new(&python);
         cmd.arg(&script);
         if unpatched_digest {
@@ -83,9 +99,13 @@ impl KmsEmulator {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let mut child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run {python} {}: {e}; {INSTALL_HINT}", script.display()));
+        let mut child = cmd.spawn().unwrap_or_else(|e| {
+            panic!(
+                "cannot run {} {}: {e}; {INSTALL_HINT}",
+                python.display(),
+                script.display()
+            )
+        });
 
         let stderr = Arc::new(Mutex::new(String::new()));
         let sink = stderr.clone();
@@ -125,7 +145,9 @@ impl KmsEmulator {
                 let status = child.wait().ok();
                 std::thread::sleep(Duration::from_millis(100));
                 panic!(
-                    "the KMS emulator did not start (exit status {status:?}); {INSTALL_HINT}\nits stderr:\n{}",
+                    "the KMS emulator ({} {}) did not start (exit status {status:?}); {INSTALL_HINT}\nits stderr:\n{}",
+                    python.display(),
+                    script.display(),
                     stderr.lock().unwrap()
                 );
             }

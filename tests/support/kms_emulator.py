@@ -63,10 +63,34 @@ try:
     from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 except ImportError as e:  # pragma: no cover - reported by the Rust harness
     sys.stderr.write(
-        f"kms_emulator: cannot import moto ({e}); install it with: "
-        "python3 -m pip install 'moto[server]>=5.1,<6'\n"
+        f"kms_emulator: {sys.executable} cannot import moto ({e}); run scripts/test.sh "
+        "(it installs tests/requirements.txt into .tools/venv and sets TEST_PYTHON)\n"
     )
     sys.exit(3)
+
+
+def check_moto_version():
+    """The patches below reach into moto's internals: run only on the moto
+    pinned in tests/requirements.txt."""
+    import moto
+
+    req = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "requirements.txt")
+    with open(req, encoding="utf-8") as f:
+        pins = [
+            line.split("==", 1)[1].strip()
+            for line in f
+            if line.split("==", 1)[0].strip() in ("moto", "moto[server]") and "==" in line
+        ]
+    if len(pins) != 1:
+        sys.stderr.write(f"kms_emulator: no exact moto pin found in {req}\n")
+        sys.exit(3)
+    if moto.__version__ != pins[0]:
+        sys.stderr.write(
+            f"kms_emulator: {sys.executable} has moto {moto.__version__}, but "
+            f"tests/requirements.txt pins {pins[0]} (these patches are written against it); "
+            "run scripts/test.sh, which installs the pinned version into .tools/venv and sets TEST_PYTHON\n"
+        )
+        sys.exit(3)
 
 SEED_TAG = "livepeer-signer-test:private-key-hex"
 THROTTLE_TAG = "livepeer-signer-test:throttle-sign"
@@ -221,6 +245,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
+    check_moto_version()
     if not args.unpatched_digest:
         patch_digest()
     patch_seed()

@@ -66,10 +66,19 @@ pub fn write_keystore_config(dir: &Path, key: &Path, password: &Path) -> PathBuf
     cfg
 }
 
-/// The compiled binary.
+/// The compiled binary, as a `Command` that inherits none of the test
+/// runner's `LIVEPEER_SIGNER*` variables (`LIVEPEER_SIGNER_CONFIG`,
+/// `LIVEPEER_SIGNER__SECTION__KEY` overrides) nor `RUST_LOG`: an override in
+/// a developer's shell must not make a test pass or fail. Every test that
+/// runs the binary starts from this; a test sets the variables it means.
 pub fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_livepeer-signer"));
-    c.env_remove("LIVEPEER_SIGNER_CONFIG").env_remove("RUST_LOG");
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("LIVEPEER_SIGNER") {
+            c.env_remove(k);
+        }
+    }
+    c.env_remove("RUST_LOG");
     c
 }
 

@@ -86,12 +86,12 @@ pub fn ctx() -> Pkcs11 {
     pkcs11::module(Path::new(MODULE)).expect("load SoftHSM2")
 }
 
-/// The real binary with `SOFTHSM2_CONF` pointing at this process's tokens.
+/// The real binary ([`crate::support::bin`]: no inherited
+/// `LIVEPEER_SIGNER*` variable) with `SOFTHSM2_CONF` pointing at this
+/// process's tokens.
 pub fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_livepeer-signer"));
-    c.env_remove("LIVEPEER_SIGNER_CONFIG")
-        .env_remove("RUST_LOG")
-        .env("SOFTHSM2_CONF", conf());
+    let mut c = crate::support::bin();
+    c.env("SOFTHSM2_CONF", conf());
     c
 }
 

@@ -38,7 +38,7 @@ pub use token::{
 
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -112,6 +112,9 @@ struct Shared {
     /// Idle sessions; `None` marks a session that must be reopened.
     idle: Mutex<Vec<Option<Session>>>,
     permits: Arc<Semaphore>,
+    /// Sessions leased right now, and the most ever leased at once.
+    in_use: AtomicUsize,
+    peak_in_use: AtomicUsize,
     available: AtomicBool,
     reconnects: AtomicU64,
     /// Set when `C_Login` refused the PIN: later reconnects do not retry it
@@ -229,6 +232,7 @@ impl Drop for Lease {
     fn drop(&mut self) {
         let s = self.session.take();
         self.shared.idle.lock().unwrap_or_else(|p| p.into_inner()).push(s);
+        self.shared.in_use.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -307,6 +311,8 @@ impl Pkcs11Backend {
                 key_handle: Mutex::new(found.handle),
                 idle: Mutex::new(idle),
                 permits: Arc::new(Semaphore::new(sessions)),
+                in_use: AtomicUsize::new(0),
+                peak_in_use: AtomicUsize::new(0),
                 available: AtomicBool::new(true),
                 reconnects: AtomicU64::new(0),
                 pin_refused: Mutex::new(None),
@@ -325,6 +331,12 @@ impl Pkcs11Backend {
     pub fn reconnects(&self) -> u64 {
         self.shared.reconnects.load(Ordering::Relaxed)
     }
+
+    /// The most sessions ever leased from the pool at once (each lease is
+    /// one token operation in flight).
+    pub fn peak_sessions_in_use(&self) -> usize {
+        self.shared.peak_in_use.load(Ordering::SeqCst)
+    }
 }
 
 /// Waits for a free session (one operation per session at a time).
@@ -341,6 +353,8 @@ async fn lease(shared: &Arc<Shared>) -> Result<Lease, BackendError> {
         .unwrap_or_else(|p| p.into_inner())
         .pop()
         .flatten();
+    let in_use = shared.in_use.fetch_add(1, Ordering::SeqCst) + 1;
+    shared.peak_in_use.fetch_max(in_use, Ordering::SeqCst);
     Ok(Lease {
         shared: shared.clone(),
         session,
