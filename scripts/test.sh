@@ -2,8 +2,9 @@
 # The whole test suite, on a fresh machine: installs what the tests need when
 # it is missing (apt: softhsm2 opensc systemd, python3-venv where ensurepip is
 # missing; a virtual environment .tools/venv with the exact versions of
-# tests/requirements.txt), then runs fmt, clippy, the feature-subset builds,
-# every cargo test, the end-to-end check against an independent secp256k1
+# tests/requirements.txt; npm ci of anvil and solc-js into tests/chain), then
+# runs fmt, clippy, the feature-subset builds, every cargo test, the end-to-end
+# check against an independent secp256k1
 # implementation, and bounded fuzzing. Every install step is idempotent and
 # quiet: a second run installs nothing.
 set -euo pipefail
@@ -26,6 +27,10 @@ fi
 # TEST_PYTHON: .tools/venv/bin/python with tests/requirements.txt.
 # shellcheck source=scripts/test-python.sh
 . scripts/test-python.sh
+
+# anvil and solc-js, pinned by tests/chain/package-lock.json, into
+# tests/chain/node_modules (tests/chain.rs and the deposit tests need them).
+tests/chain/setup.sh
 
 export AWS_EC2_METADATA_DISABLED=true
 

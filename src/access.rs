@@ -408,9 +408,46 @@ pub fn check_exposure(
     Ok(())
 }
 
+/// An admin listener that would let anyone on the network move the key's ETH.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "refusing to serve the admin listener on {listen} without tokens: its routes send TicketBroker \
+     transactions with the key; add [[auth.tokens]] with scopes = [\"admin\"] or set [admin] listen \
+     to a loopback address"
+)]
+pub struct AdminExposed {
+    /// `[admin] listen`.
+    pub listen: SocketAddr,
+}
+
+/// Refuses a non-loopback admin listener without tokens, whatever
+/// `allow_unauthenticated` says (it moves money).
+pub fn check_admin_exposure(listen: SocketAddr, tokens: &Tokens) -> Result<(), AdminExposed> {
+    if tokens.is_empty() && !listen.ip().is_loopback() {
+        return Err(AdminExposed { listen });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn admin_listener_needs_tokens_off_loopback() {
+        let none = Tokens::default();
+        let public: SocketAddr = "10.0.0.5:3935".parse().unwrap();
+        assert!(check_admin_exposure(public, &none).is_err());
+        assert!(check_admin_exposure("127.0.0.1:3935".parse().unwrap(), &none).is_ok());
+        let some = Tokens {
+            entries: vec![Entry {
+                name: "ch".into(),
+                hash: token_sha256("t"),
+                scopes: Scopes::from_iter([Scope::Admin]),
+            }],
+        };
+        assert!(check_admin_exposure(public, &some).is_ok());
+    }
 
     fn tokens() -> Tokens {
         let entry = |name: &str, token: &str, scopes: Scopes| Entry {

@@ -41,6 +41,106 @@ pub enum Command {
     #[cfg(feature = "pkcs11")]
     #[command(subcommand)]
     Pkcs11(Pkcs11Command),
+    /// The signer's on-chain state (needs `[chain]`).
+    #[command(subcommand)]
+    Chain(ChainCommand),
+    /// Fund, unlock and withdraw the TicketBroker deposit and reserve with
+    /// the signer's key, wherever it lives (needs `[chain]`).
+    #[command(subcommand)]
+    Deposit(DepositCommand),
+}
+
+/// `chain …`
+#[derive(Debug, Subcommand)]
+pub enum ChainCommand {
+    /// Address, chain id, contracts, deposit and reserve, unlock state, round, L1 block, ETH balance.
+    Status {
+        /// One JSON object instead of text (wei as decimal strings).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// An amount: wei (`50000000000000000`) or ether with an `eth` suffix (`0.05eth`).
+fn amount(s: &str) -> Result<alloy_primitives::U256, String> {
+    crate::eth::units::parse_amount(s).map_err(|e| e.to_string())
+}
+
+/// What every deposit command shares.
+#[derive(Debug, Clone, Args)]
+pub struct SendArgs {
+    /// Sign and send the transaction. Without it, print what would be sent and send nothing.
+    #[arg(long)]
+    pub yes: bool,
+    /// How long to wait for the receipt, in seconds.
+    #[arg(long, value_name = "S", default_value_t = 300)]
+    pub receipt_timeout_s: u64,
+}
+
+/// `deposit …`: TicketBroker transactions from the signer's address.
+#[derive(Debug, Subcommand)]
+pub enum DepositCommand {
+    /// `fundDepositAndReserve(deposit, reserve)` with value = deposit + reserve.
+    Fund {
+        /// Added to the deposit (wei, or e.g. `0.05eth`).
+        #[arg(long, value_name = "AMOUNT", value_parser = amount)]
+        deposit: alloy_primitives::U256,
+        /// Added to the reserve (wei, or e.g. `0.05eth`).
+        #[arg(long, value_name = "AMOUNT", value_parser = amount)]
+        reserve: alloy_primitives::U256,
+        #[command(flatten)]
+        send: SendArgs,
+    },
+    /// `fundDeposit()` with value = amount.
+    FundDeposit {
+        /// Wei, or e.g. `0.05eth`.
+        #[arg(long, value_name = "AMOUNT", value_parser = amount)]
+        amount: alloy_primitives::U256,
+        #[command(flatten)]
+        send: SendArgs,
+    },
+    /// `fundReserve()` with value = amount.
+    FundReserve {
+        /// Wei, or e.g. `0.05eth`.
+        #[arg(long, value_name = "AMOUNT", value_parser = amount)]
+        amount: alloy_primitives::U256,
+        #[command(flatten)]
+        send: SendArgs,
+    },
+    /// `unlock()`: start the unlock period of deposit and reserve.
+    Unlock {
+        #[command(flatten)]
+        send: SendArgs,
+    },
+    /// `cancelUnlock()`.
+    CancelUnlock {
+        #[command(flatten)]
+        send: SendArgs,
+    },
+    /// `withdraw()`: after the unlock period, pay deposit and reserve back.
+    Withdraw {
+        #[command(flatten)]
+        send: SendArgs,
+    },
+}
+
+impl DepositCommand {
+    /// The transaction and the send options.
+    pub fn split(self) -> (crate::chain::SenderTx, SendArgs) {
+        use crate::chain::SenderTx;
+        match self {
+            DepositCommand::Fund {
+                deposit,
+                reserve,
+                send,
+            } => (SenderTx::FundDepositAndReserve { deposit, reserve }, send),
+            DepositCommand::FundDeposit { amount, send } => (SenderTx::FundDeposit { amount }, send),
+            DepositCommand::FundReserve { amount, send } => (SenderTx::FundReserve { amount }, send),
+            DepositCommand::Unlock { send } => (SenderTx::Unlock, send),
+            DepositCommand::CancelUnlock { send } => (SenderTx::CancelUnlock, send),
+            DepositCommand::Withdraw { send } => (SenderTx::Withdraw, send),
+        }
+    }
 }
 
 /// `token …`

@@ -4,11 +4,15 @@
 //! the server records requests, latency and auth failures, the health probe
 //! sets the backend gauge.
 
-use std::sync::LazyLock;
+use std::sync::{LazyLock, Mutex};
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
+
+/// Called before every scrape (gauges computed from live state, e.g. the
+/// chain view's age).
+type ScrapeHook = Box<dyn Fn(&Metrics) + Send + Sync>;
 
 /// Every metric the daemon exports.
 pub struct Metrics {
@@ -33,6 +37,25 @@ pub struct Metrics {
     pub backend_up: IntGaugeVec,
     /// `build_info{version}`: always 1.
     pub build_info: IntGaugeVec,
+    /// `chain_deposit_wei`: the sender's TicketBroker deposit.
+    pub chain_deposit_wei: Gauge,
+    /// `chain_reserve_wei`: the sender's reserve (`fundsRemaining`).
+    pub chain_reserve_wei: Gauge,
+    /// `chain_withdraw_round`: 0 unless an unlock is in progress.
+    pub chain_withdraw_round: Gauge,
+    /// `chain_last_initialized_round`.
+    pub chain_last_initialized_round: Gauge,
+    /// `chain_l1_block`: the last seen L1 block (the ticket-expiry clock).
+    pub chain_l1_block: Gauge,
+    /// `chain_snapshot_age_seconds`.
+    pub chain_snapshot_age_seconds: Gauge,
+    /// `chain_fresh`: 1 when the chain view is younger than `max_staleness_ms`.
+    pub chain_fresh: Gauge,
+    /// `chain_rpc_errors_total{kind}`: failed chain polls by error kind.
+    pub chain_rpc_errors: IntCounterVec,
+    /// `admin_transactions_total{function, outcome}`: admin-listener transactions.
+    pub admin_transactions: IntCounterVec,
+    hooks: Mutex<Vec<ScrapeHook>>,
 }
 
 fn opts(name: &str, help: &str) -> Opts {
@@ -104,6 +127,55 @@ impl Metrics {
             )
             .unwrap(),
             build_info: IntGaugeVec::new(opts("build_info", "Build information"), &["version"]).unwrap(),
+            chain_deposit_wei: Gauge::with_opts(opts(
+                "chain_deposit_wei",
+                "The sender's TicketBroker deposit, wei",
+            ))
+            .unwrap(),
+            chain_reserve_wei: Gauge::with_opts(opts(
+                "chain_reserve_wei",
+                "The sender's TicketBroker reserve (fundsRemaining), wei",
+            ))
+            .unwrap(),
+            chain_withdraw_round: Gauge::with_opts(opts(
+                "chain_withdraw_round",
+                "The sender's withdraw round (0: no unlock in progress)",
+            ))
+            .unwrap(),
+            chain_last_initialized_round: Gauge::with_opts(opts(
+                "chain_last_initialized_round",
+                "RoundsManager.lastInitializedRound()",
+            ))
+            .unwrap(),
+            chain_l1_block: Gauge::with_opts(opts(
+                "chain_l1_block",
+                "Last seen L1 block number (Arbitrum l1BlockNumber, else number)",
+            ))
+            .unwrap(),
+            chain_snapshot_age_seconds: Gauge::with_opts(opts(
+                "chain_snapshot_age_seconds",
+                "Age of the chain view; -1 before the first read",
+            ))
+            .unwrap(),
+            chain_fresh: Gauge::with_opts(opts(
+                "chain_fresh",
+                "1 when the chain view is younger than [chain] max_staleness_ms",
+            ))
+            .unwrap(),
+            chain_rpc_errors: IntCounterVec::new(
+                opts("chain_rpc_errors_total", "Failed chain polls by error kind"),
+                &["kind"],
+            )
+            .unwrap(),
+            admin_transactions: IntCounterVec::new(
+                opts(
+                    "admin_transactions_total",
+                    "Transactions sent through the admin listener, by function and outcome",
+                ),
+                &["function", "outcome"],
+            )
+            .unwrap(),
+            hooks: Mutex::new(Vec::new()),
             registry,
         };
         for c in [
@@ -117,6 +189,15 @@ impl Metrics {
             Box::new(m.token_requests.clone()),
             Box::new(m.backend_up.clone()),
             Box::new(m.build_info.clone()),
+            Box::new(m.chain_deposit_wei.clone()),
+            Box::new(m.chain_reserve_wei.clone()),
+            Box::new(m.chain_withdraw_round.clone()),
+            Box::new(m.chain_last_initialized_round.clone()),
+            Box::new(m.chain_l1_block.clone()),
+            Box::new(m.chain_snapshot_age_seconds.clone()),
+            Box::new(m.chain_fresh.clone()),
+            Box::new(m.chain_rpc_errors.clone()),
+            Box::new(m.admin_transactions.clone()),
         ] {
             m.registry.register(c).expect("metric names are unique");
         }
@@ -126,8 +207,19 @@ impl Metrics {
         m
     }
 
+    /// Runs `hook` before every scrape (for gauges computed from live state).
+    pub fn on_scrape(&self, hook: impl Fn(&Metrics) + Send + Sync + 'static) {
+        self.hooks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Box::new(hook));
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
+        for hook in self.hooks.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            hook(self);
+        }
         let mut buf = Vec::new();
         TextEncoder::new()
             .encode(&self.registry.gather(), &mut buf)

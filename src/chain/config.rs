@@ -23,7 +23,7 @@ pub const ARBITRUM_ONE_CONTROLLER: Address = address!("D8E8328501E9645d16Cf49539
 pub const ARBITRUM_CHAIN_IDS: [u64; 2] = [42161, 421614];
 
 /// The `[chain]` section.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChainConfig {
     /// Ethereum JSON-RPC endpoint, `http://` or `https://`. It may embed an

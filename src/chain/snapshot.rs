@@ -238,6 +238,10 @@ impl ChainView {
 
     /// Records a failed poll; the snapshot stays.
     pub fn record_error(&self, error: &ChainError) {
+        crate::metrics::METRICS
+            .chain_rpc_errors
+            .with_label_values(&[error.kind()])
+            .inc();
         let kind = error.kind();
         if let Ok(mut m) = self.shared.errors.lock() {
             *m.entry(kind).or_default() += 1;

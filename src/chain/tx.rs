@@ -21,11 +21,11 @@ use alloy_provider::Provider;
 use alloy_rpc_types_eth::{BlockId, TransactionInput, TransactionReceipt, TransactionRequest};
 use alloy_sol_types::SolCall;
 
-use crate::eth::units::format_eth;
 use super::bindings::ITicketBroker;
 use super::client::{ChainClient, SenderInfo};
 use super::ChainError;
 use crate::eth::tx::UnsignedTx;
+use crate::eth::units::format_eth;
 use crate::signer::Signer;
 
 /// A TicketBroker sender-side call.

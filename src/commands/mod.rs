@@ -1,5 +1,6 @@
 //! Subcommands. `anyhow` lives here, at the command edge, and nowhere else.
 
+mod chain;
 mod check;
 mod keystore;
 #[cfg(feature = "pkcs11")]
@@ -9,7 +10,7 @@ mod token;
 
 use std::path::Path;
 
-use crate::cli::{Cli, Command, KeystoreCommand, TokenCommand};
+use crate::cli::{ChainCommand, Cli, Command, KeystoreCommand, TokenCommand};
 use crate::config::{Config, ConfigSource, LogConfig, LogFormat};
 
 /// Exit code for a runtime failure.
@@ -54,6 +55,8 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Token(TokenCommand::New { name }) => token::new(&name),
         #[cfg(feature = "pkcs11")]
         Command::Pkcs11(cmd) => pkcs11::run(cli.config.as_deref(), cmd).await,
+        Command::Chain(ChainCommand::Status { json }) => chain::status(cli.config.as_deref(), json).await,
+        Command::Deposit(cmd) => chain::deposit(cli.config.as_deref(), cmd).await,
     }
 }
 

@@ -75,6 +75,24 @@ pub(super) async fn run(config_path: Option<&Path>) -> Result<(), Failure> {
     tracing::info!(address = %signer.address(), signature = %orch_info.signature().to_hex(), "OrchestratorInfo signature ready");
 
     let mut state = AppState::new(signer.clone(), orch_info, tokens, config.server.body_limit_bytes);
+    // The chain view: one poller, started without waiting for the node (an
+    // unreachable RPC must not keep OrchestratorInfo from being served).
+    let chain = match &config.chain {
+        Some(cfg) => {
+            let me = alloy_primitives::Address::from(*signer.address().as_bytes());
+            let handle = crate::chain::spawn(cfg, me).map_err(super::chain::chain_failure)?;
+            tracing::info!(rpc = %cfg.redacted_rpc_url(), controller = %cfg.controller, "chain view starting");
+            export_chain_metrics(handle.view.clone());
+            state.chain = Some(handle.view.clone());
+            Some(handle)
+        }
+        None => {
+            tracing::info!(
+                "no [chain] section: live payments and the deposit commands are off; set [chain] rpc_url to turn them on"
+            );
+            None
+        }
+    };
     if let Some(policy) = policy {
         if !policy.has_chains() {
             tracing::warn!("[web3signer] chain_ids is empty: eth_signTransaction refuses every transaction");
@@ -91,9 +109,26 @@ pub(super) async fn run(config_path: Option<&Path>) -> Result<(), Failure> {
         None => (None, None),
     };
     let listen = config.server.listen;
-    let bound = server::bind(&config.server, state.clone(), tls_config)
+    let mut bound = server::bind(&config.server, state.clone(), tls_config)
         .with_context(|| format!("cannot listen on {listen} ([server] listen / metrics_listen)"))
         .map_err(Failure::runtime)?;
+    if let (Some(admin), Some(chain)) = (&config.admin, &chain) {
+        let transactor = crate::chain::Transactor::new(chain.client.clone(), signer.clone());
+        let admin_state = server::admin::AdminState::new(
+            chain.client.clone(),
+            transactor,
+            config.auth.allow_unauthenticated,
+        );
+        let listen = admin.listen;
+        let server = server::admin::bind(listen, state.clone(), admin_state)
+            .with_context(|| format!("cannot listen on {listen} ([admin] listen)"))
+            .map_err(Failure::runtime)?;
+        if state.tokens.load().is_empty() && !config.auth.allow_unauthenticated {
+            tracing::warn!(%listen, "[admin] listener without [[auth.tokens]]: every admin request gets 401 until a token with scopes = [\"admin\"] is configured");
+        }
+        tracing::info!(admin_url = %format!("http://{listen}"), "admin listener (CLI API subset) listening");
+        bound.push(server);
+    }
 
     health::spawn_probe(
         signer.clone(),
@@ -122,13 +157,62 @@ pub(super) async fn run(config_path: Option<&Path>) -> Result<(), Failure> {
     for addr in bound.metrics_addrs() {
         tracing::info!(metrics_url = %format!("http://{addr}/metrics"), "metrics listening");
     }
-    bound
-        .run()
-        .await
-        .context("server failed")
-        .map_err(Failure::runtime)?;
+    let handles = bound.handles();
+    let mismatch = chain_id_mismatch(chain.as_ref().map(|h| h.view.clone()));
+    tokio::select! {
+        r = bound.run() => r.context("server failed").map_err(Failure::runtime)?,
+        message = mismatch => {
+            handles.stop(false).await;
+            return Err(Failure::config(anyhow::anyhow!(message)));
+        }
+    }
+    drop(chain);
     tracing::info!("livepeer-signer stopped");
     Ok(())
+}
+
+/// Resolves when the first chain reads show the node is on another chain
+/// than `[chain] chain_id` (the daemon then exits 2 with both ids); never,
+/// once the view has been fresh or without `[chain]`.
+async fn chain_id_mismatch(view: Option<crate::chain::ChainView>) -> String {
+    let Some(view) = view else {
+        return std::future::pending().await;
+    };
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    loop {
+        tick.tick().await;
+        if view.snapshot().is_some() {
+            return std::future::pending().await;
+        }
+        if let Some(fault) = view.last_error().filter(|f| f.kind == "chain_id_mismatch") {
+            tracing::error!(error = %fault.message, "wrong chain: stopping");
+            return fault.message;
+        }
+    }
+}
+
+/// `livepeer_signer_chain_*` gauges, computed from the view at each scrape.
+fn export_chain_metrics(view: crate::chain::ChainView) {
+    use crate::eth::units::wei_to_f64;
+    for kind in crate::chain::ERROR_KINDS {
+        crate::metrics::METRICS
+            .chain_rpc_errors
+            .with_label_values(&[kind]);
+    }
+    crate::metrics::METRICS.on_scrape(move |m| {
+        let c = view.metrics();
+        let or_nan = |v: Option<f64>| v.unwrap_or(f64::NAN);
+        m.chain_deposit_wei.set(or_nan(c.deposit_wei.map(wei_to_f64)));
+        m.chain_reserve_wei.set(or_nan(c.reserve_wei.map(wei_to_f64)));
+        m.chain_withdraw_round
+            .set(or_nan(c.withdraw_round.map(wei_to_f64)));
+        m.chain_last_initialized_round
+            .set(or_nan(c.last_initialized_round.map(wei_to_f64)));
+        m.chain_l1_block.set(or_nan(c.l1_block.map(|b| b as f64)));
+        m.chain_snapshot_age_seconds
+            .set(c.snapshot_age_seconds.unwrap_or(-1.0));
+        m.chain_fresh.set(if c.fresh { 1.0 } else { 0.0 });
+    });
 }
 
 /// Why reloaded tokens were not applied.
@@ -203,6 +287,8 @@ impl Reloader {
             ("[health]", new.health != current.health),
             ("[log]", new.log != current.log),
             ("[web3signer]", new.web3signer != current.web3signer),
+            ("[chain]", new.chain != current.chain),
+            ("[admin]", new.admin != current.admin),
         ] {
             if differs {
                 tracing::warn!("reload: {what} changed; that needs a restart and was not applied");

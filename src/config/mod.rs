@@ -47,6 +47,26 @@ pub struct Config {
     /// `[web3signer]`
     #[serde(default)]
     pub web3signer: Web3SignerConfig,
+    /// `[chain]`: the Ethereum JSON-RPC node and the Livepeer contracts.
+    /// Without it, payments and the deposit commands are off.
+    pub chain: Option<crate::chain::ChainConfig>,
+    /// `[admin]`: the CLI-API-compatible listener for deposit management
+    /// (needs `[chain]`). Off unless present.
+    pub admin: Option<AdminConfig>,
+}
+
+/// `[admin]`: a listener compatible with the subset of go-livepeer's CLI
+/// HTTP API that clearinghouses use to fund a sender.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Socket address; go-livepeer's CLI port for a signer node is 3935.
+    #[serde(default = "default_admin_listen")]
+    pub listen: SocketAddr,
+}
+
+fn default_admin_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 3935))
 }
 
 /// `[server]`: where and how the HTTP API listens.
@@ -365,7 +385,25 @@ impl Config {
         self.server.validate()?;
         self.auth.validate()?;
         self.health.validate()?;
-        self.log.validate()
+        self.log.validate()?;
+        if let Some(chain) = &self.chain {
+            chain.validate().map_err(|e| Invalid::new(e.to_string()))?;
+        }
+        if let Some(admin) = &self.admin {
+            if self.chain.is_none() {
+                return Err(Invalid::new(
+                    "[admin] needs [chain]: its routes read the sender info and send TicketBroker transactions; add [chain] rpc_url",
+                ));
+            }
+            let taken = [Some(self.server.listen), self.server.metrics_listen];
+            if admin.listen.port() != 0 && taken.contains(&Some(admin.listen)) {
+                return Err(Invalid::new(format!(
+                    "[admin] listen = {} is already [server] listen or metrics_listen: give the admin listener its own address",
+                    admin.listen
+                )));
+            }
+        }
+        Ok(())
     }
 }
 

@@ -3,6 +3,7 @@
 //!
 //! It holds an [`AppState`] and knows nothing about which backend is in use.
 
+pub(crate) mod admin;
 mod auth;
 mod body;
 pub mod error;
@@ -46,6 +47,8 @@ pub struct AppState {
     pub body_limit: usize,
     /// The eth1 API, when `[web3signer] enabled`.
     pub web3signer: Option<Web3Signer>,
+    /// The chain view, when `[chain]` is set (`/readyz` reports it).
+    pub chain: Option<crate::chain::ChainView>,
 }
 
 impl AppState {
@@ -59,6 +62,7 @@ impl AppState {
             health,
             body_limit,
             web3signer: None,
+            chain: None,
         }
     }
 
@@ -103,6 +107,11 @@ impl Bound {
     /// The metrics listener's addresses, when `metrics_listen` is set.
     pub fn metrics_addrs(&self) -> &[SocketAddr] {
         &self.metrics_addrs
+    }
+
+    /// Adds a bound server (the admin listener) to run and stop with the rest.
+    pub(crate) fn push(&mut self, server: actix_web::dev::Server) {
+        self.servers.push(server);
     }
 
     /// Handles to stop the servers.

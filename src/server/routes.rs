@@ -308,15 +308,41 @@ async fn healthz() -> HttpResponse {
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let h = state.health.state();
     let since = h.since.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let body = serde_json::json!({
-        "status": if h.ok { "ready" } else { "not ready" },
+    // With [chain], a stale chain view makes the signer not ready: payments
+    // would be refused.
+    let chain = state.chain.as_ref().map(|view| match view.fresh() {
+        Ok(snap) => (
+            true,
+            serde_json::json!({
+                "fresh": true,
+                "age_ms": snap.age().as_millis() as u64,
+                "l1_block": snap.l1_block(),
+                "last_initialized_round": snap.last_initialized_round.to_string(),
+            }),
+        ),
+        Err(stale) => (
+            false,
+            serde_json::json!({ "fresh": false, "reason": stale.to_string() }),
+        ),
+    });
+    let ok = h.ok && chain.as_ref().is_none_or(|(fresh, _)| *fresh);
+    let reason = match (&h.reason, &chain) {
+        (Some(r), _) => Some(r.clone()),
+        (None, Some((false, c))) => c["reason"].as_str().map(str::to_owned),
+        _ => None,
+    };
+    let mut body = serde_json::json!({
+        "status": if ok { "ready" } else { "not ready" },
         "backend": state.health.backend(),
         "address": state.orch_info.address().to_checksum(),
         "orchestrator_info_signature": "cached",
-        "reason": h.reason,
+        "reason": reason,
         "since_unix": since,
     });
-    let status = if h.ok {
+    if let Some((_, c)) = chain {
+        body["chain"] = c;
+    }
+    let status = if ok {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
