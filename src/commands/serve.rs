@@ -120,13 +120,15 @@ pub(super) async fn run(config_path: Option<&Path>) -> Result<(), Failure> {
             config.auth.allow_unauthenticated,
         );
         let listen = admin.listen;
-        let server = server::admin::bind(listen, state.clone(), admin_state)
+        let (server, addrs) = server::admin::bind(listen, state.clone(), admin_state)
             .with_context(|| format!("cannot listen on {listen} ([admin] listen)"))
             .map_err(Failure::runtime)?;
         if state.tokens.load().is_empty() && !config.auth.allow_unauthenticated {
             tracing::warn!(%listen, "[admin] listener without [[auth.tokens]]: every admin request gets 401 until a token with scopes = [\"admin\"] is configured");
         }
-        tracing::info!(admin_url = %format!("http://{listen}"), "admin listener (CLI API subset) listening");
+        for addr in addrs {
+            tracing::info!(admin_url = %format!("http://{addr}"), "admin listener (CLI API subset) listening");
+        }
         bound.push(server);
     }
 

@@ -357,15 +357,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// Binds the admin listener (one worker: transactions are serialised anyway).
+/// Binds the admin listener (one worker: transactions are serialised
+/// anyway); returns the server and the addresses bound (port 0 resolved).
 pub fn bind(
     listen: std::net::SocketAddr,
     app: std::sync::Arc<AppState>,
     admin: AdminState,
-) -> std::io::Result<actix_web::dev::Server> {
+) -> std::io::Result<(actix_web::dev::Server, Vec<std::net::SocketAddr>)> {
     let app = web::Data::from(app);
     let admin = web::Data::new(admin);
-    Ok(HttpServer::new(move || {
+    let server = HttpServer::new(move || {
         App::new()
             .app_data(app.clone())
             .app_data(admin.clone())
@@ -373,6 +374,7 @@ pub fn bind(
     })
     .workers(1)
     .disable_signals()
-    .bind(listen)?
-    .run())
+    .bind(listen)?;
+    let addrs = server.addrs();
+    Ok((server.run(), addrs))
 }
