@@ -139,3 +139,103 @@ fn non_ascii_log_level_is_an_error_not_a_panic() {
     .unwrap_err();
     assert!(err.contains("[log] level") && err.contains("only ASCII"), "{err}");
 }
+
+const KS: &str = "[key]\nbackend = \"keystore\"\n[key.keystore]\npath = \"k\"\npassword_file = \"p\"\n";
+
+#[test]
+fn chain_and_admin_sections() {
+    let c = load(
+        &format!("{KS}[chain]\nrpc_url = \"http://127.0.0.1:8545\"\n[admin]\n"),
+        &[],
+    )
+    .unwrap();
+    let chain = c.chain.unwrap();
+    assert_eq!(
+        chain.controller.to_string(),
+        "0xD8E8328501E9645d16Cf49539efC04f734606ee4",
+        "default: Arbitrum One's Controller"
+    );
+    assert_eq!(
+        (
+            chain.poll_interval_ms,
+            chain.request_timeout_ms,
+            chain.max_staleness_ms
+        ),
+        (5000, 20000, 60000)
+    );
+    assert_eq!(chain.chain_id, None);
+    assert_eq!(c.admin.unwrap().listen.to_string(), "127.0.0.1:3935");
+    // An env override alone turns [chain] on.
+    let c = load(KS, &[("LIVEPEER_SIGNER__CHAIN__RPC_URL", "http://127.0.0.1:1")]).unwrap();
+    assert_eq!(c.chain.unwrap().rpc_url, "http://127.0.0.1:1");
+
+    let e = load(&format!("{KS}[admin]\nlisten = \"127.0.0.1:3935\"\n"), &[]).unwrap_err();
+    assert!(e.contains("[admin] needs [chain]"), "{e}");
+    let e = load(
+        &format!("{KS}[server]\nlisten = \"127.0.0.1:9000\"\n[chain]\nrpc_url = \"http://127.0.0.1:8545\"\n[admin]\nlisten = \"127.0.0.1:9000\"\n"),
+        &[],
+    )
+    .unwrap_err();
+    assert!(e.contains("give the admin listener its own address"), "{e}");
+    let e = load(&format!("{KS}[chain]\nrpc_url = \"ftp://x\"\n"), &[]).unwrap_err();
+    assert!(e.contains("rpc_url"), "{e}");
+    let e = load(
+        &format!("{KS}[chain]\nrpc_url = \"http://127.0.0.1:8545\"\nrpc = 1\n"),
+        &[],
+    )
+    .unwrap_err();
+    assert!(e.contains("unknown field"), "{e}");
+}
+
+#[test]
+fn web3signer_max_value_wei_is_typed_at_load() {
+    let c = load(
+        &format!("{KS}[web3signer]\nmax_value_wei = \"1000000000000000000\"\n"),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(c.web3signer.max_value_wei.to_string(), "1000000000000000000");
+    for bad in ["1.5", "-1", "0x10", "1eth", ""] {
+        let e = load(&format!("{KS}[web3signer]\nmax_value_wei = \"{bad}\"\n"), &[]).unwrap_err();
+        assert!(e.contains("is not a decimal number of wei"), "{bad}: {e}");
+    }
+    let too_big = format!("1{}", "0".repeat(78));
+    let e = load(&format!("{KS}[web3signer]\nmax_value_wei = \"{too_big}\"\n"), &[]).unwrap_err();
+    assert!(e.contains("max_value_wei"), "{e}");
+}
+
+#[test]
+fn a_present_backend_section_is_validated_even_when_unused() {
+    // The pkcs11 admin commands read [key.pkcs11] with another backend
+    // selected: the same rules apply (one validate() for both paths).
+    let e = load(
+        &format!("{KS}[key.pkcs11]\nmodule = \"/m.so\"\ntoken_label = \"t\"\nslot = 1\npin_file = \"p\"\n"),
+        &[],
+    )
+    .unwrap_err();
+    assert!(e.contains("set only one of `token_label` and `slot`"), "{e}");
+    let e = load(
+        &format!(
+            "{KS}[key.pkcs11]\nmodule = \"/m.so\"\ntoken_label = \"t\"\nkey_id = \"zz\"\npin_file = \"p\"\n"
+        ),
+        &[],
+    )
+    .unwrap_err();
+    assert!(e.contains("key_id = \"zz\" is not hex"), "{e}");
+    // Without a key label or id it is fine for the admin commands…
+    load(
+        &format!("{KS}[key.pkcs11]\nmodule = \"/m.so\"\ntoken_label = \"t\"\npin_file = \"p\"\n"),
+        &[],
+    )
+    .unwrap();
+    // …but not as the signing backend.
+    let e = load(
+        "[key]\nbackend = \"pkcs11\"\n[key.pkcs11]\nmodule = \"/m.so\"\ntoken_label = \"t\"\npin_file = \"p\"\n",
+        &[],
+    )
+    .unwrap_err();
+    assert!(
+        e.contains("set `key_label`, `key_id` (hex CKA_ID), or both"),
+        "{e}"
+    );
+}
