@@ -155,19 +155,31 @@ fn form(req: &HttpRequest, body: &[u8]) -> HashMap<String, String> {
     out
 }
 
+/// A form parameter go-livepeer would refuse with 400.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+enum FormError {
+    /// `mustHaveFormParams`.
+    #[error("missing form param: {0}")]
+    Missing(&'static str),
+    /// `common.ParseBigInt`.
+    #[error("invalid {0}: failed to parse big integer")]
+    Invalid(&'static str),
+}
+
+impl FormError {
+    fn response(self) -> HttpResponse {
+        go_error(StatusCode::BAD_REQUEST, &self.to_string())
+    }
+}
+
 /// go-livepeer's `mustHaveFormParams` + `common.ParseBigInt` (our version
 /// refuses negative amounts, which Go would pass on to a failing call).
-fn wei_param(form: &HashMap<String, String>, name: &str) -> Result<U256, HttpResponse> {
+fn wei_param(form: &HashMap<String, String>, name: &'static str) -> Result<U256, FormError> {
     let v = form
         .get(name)
         .filter(|v| !v.is_empty())
-        .ok_or_else(|| go_error(StatusCode::BAD_REQUEST, &format!("missing form param: {name}")))?;
-    crate::eth::units::parse_wei(v).map_err(|_| {
-        go_error(
-            StatusCode::BAD_REQUEST,
-            &format!("invalid {name}: failed to parse big integer"),
-        )
-    })
+        .ok_or(FormError::Missing(name))?;
+    crate::eth::units::parse_wei(v).map_err(|_| FormError::Invalid(name))
 }
 
 fn me(admin: &AdminState) -> alloy_primitives::Address {
@@ -274,7 +286,7 @@ async fn fund_deposit_and_reserve(
     let f = form(&req, &body.0);
     let (deposit, reserve) = match (wei_param(&f, "depositAmount"), wei_param(&f, "reserveAmount")) {
         (Ok(d), Ok(r)) => (d, r),
-        (Err(resp), _) | (_, Err(resp)) => return resp,
+        (Err(e), _) | (_, Err(e)) => return e.response(),
     };
     transact(
         &req,
@@ -294,7 +306,7 @@ async fn fund_deposit(
     let f = form(&req, &body.0);
     match wei_param(&f, "amount") {
         Ok(amount) => transact(&req, &caller, &admin, SenderTx::FundDeposit { amount }).await,
-        Err(resp) => resp,
+        Err(e) => e.response(),
     }
 }
 
