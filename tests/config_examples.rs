@@ -87,48 +87,36 @@ fn every_toml_in_config_passes_check_offline() {
 /// as shipped (its files do not exist here) is refused, naming the token
 /// file; with the files in place but an empty token file, or without the
 /// TLS key, the file is named.
-#[test]
-fn check_offline_reads_tls_and_token_files() {
-    let example = config_dir().join("production-tls-auth.example.toml");
+/// `check --offline --config file`: it must fail with exit 2 and say `fragment`.
+fn refused_saying(file: &Path, fragment: &str) {
     let out = bin()
         .args(["check", "--offline", "--config"])
-        .arg(&example)
+        .arg(file)
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(
-        err.contains("token file /etc/livepeer-signer/tokens/gateway-us-1: No such file"),
-        "{err}"
+    assert!(err.contains(fragment), "expected {fragment:?} in: {err}");
+}
+
+#[test]
+fn check_offline_reads_tls_and_token_files() {
+    let example = config_dir().join("production-tls-auth.example.toml");
+    refused_saying(
+        &example,
+        "token file /etc/livepeer-signer/tokens/gateway-us-1: No such file",
     );
     let tmp = tempfile::tempdir().unwrap();
     let file = materialize(&example, tmp.path());
     let token = tmp.path().join("etc/livepeer-signer/tokens/gateway-us-1");
     std::fs::write(&token, " \n").unwrap();
-    let out = bin()
-        .args(["check", "--offline", "--config"])
-        .arg(&file)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(
-        err.contains(&format!("token file {} is empty", token.display())),
-        "{err}"
-    );
+    refused_saying(&file, &format!("token file {} is empty", token.display()));
     std::fs::write(&token, "a-token\n").unwrap();
     let key = tmp.path().join("etc/livepeer-signer/tls/key.pem");
     std::fs::remove_file(&key).unwrap();
-    let out = bin()
-        .args(["check", "--offline", "--config"])
-        .arg(&file)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(
-        err.contains(&format!("[server.tls] key file {}: No such file", key.display())),
-        "{err}"
+    refused_saying(
+        &file,
+        &format!("[server.tls] key file {}: No such file", key.display()),
     );
 }
 

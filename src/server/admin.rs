@@ -332,39 +332,30 @@ async fn withdraw(
     transact(&req, &caller, &admin, SenderTx::Withdraw).await
 }
 
+/// A transaction route: `POST` only (405 with `Allow: POST` otherwise).
+fn post_only<F, Args>(path: &str, handler: F) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    web::resource(path)
+        .route(web::post().to(handler))
+        .default_service(web::to(|| async { error::method_not_allowed("POST") }))
+}
+
 /// The admin routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    let post = || web::to(|| async { error::method_not_allowed("POST") });
     cfg.service(
         web::scope("")
             .wrap(from_fn(require_admin))
             .route("/ethAddr", web::to(eth_addr))
             .route("/senderInfo", web::to(sender_info))
-            .service(
-                web::resource("/fundDepositAndReserve")
-                    .route(web::post().to(fund_deposit_and_reserve))
-                    .default_service(post()),
-            )
-            .service(
-                web::resource("/fundDeposit")
-                    .route(web::post().to(fund_deposit))
-                    .default_service(post()),
-            )
-            .service(
-                web::resource("/unlock")
-                    .route(web::post().to(unlock))
-                    .default_service(post()),
-            )
-            .service(
-                web::resource("/cancelUnlock")
-                    .route(web::post().to(cancel_unlock))
-                    .default_service(post()),
-            )
-            .service(
-                web::resource("/withdraw")
-                    .route(web::post().to(withdraw))
-                    .default_service(post()),
-            )
+            .service(post_only("/fundDepositAndReserve", fund_deposit_and_reserve))
+            .service(post_only("/fundDeposit", fund_deposit))
+            .service(post_only("/unlock", unlock))
+            .service(post_only("/cancelUnlock", cancel_unlock))
+            .service(post_only("/withdraw", withdraw))
             .default_service(web::to(|| async { error::not_found() })),
     );
 }
