@@ -62,9 +62,7 @@ pub enum ChainCommand {
 }
 
 /// An amount: wei (`50000000000000000`) or ether with an `eth` suffix (`0.05eth`).
-fn amount(s: &str) -> Result<alloy_primitives::U256, String> {
-    crate::eth::units::parse_amount(s).map_err(|e| e.to_string())
-}
+use crate::eth::units::parse_amount as amount;
 
 /// What every deposit command shares.
 #[derive(Debug, Clone, Args)]
