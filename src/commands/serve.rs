@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use super::{init_background_logging, load_config, Failure};
-use crate::access::{check_exposure, Tokens};
+use crate::access::{check_admin_exposure, check_exposure, Tokens};
 use crate::config::{Config, ConfigSource};
 use crate::keys;
 use crate::livepeer::orch_info::OrchInfoSignature;
@@ -33,6 +33,9 @@ pub(super) fn preflight(config: &Config) -> Result<Preflight, Failure> {
     let tokens = Tokens::load(&config.auth).map_err(Failure::config)?;
     check_exposure(config.server.listen, &tokens, config.auth.allow_unauthenticated)
         .map_err(Failure::config)?;
+    if let Some(admin) = &config.admin {
+        check_admin_exposure(admin.listen, &tokens).map_err(Failure::config)?;
+    }
     let tls = match &config.server.tls {
         Some(files) => Some(ReloadableTls::load(files).map_err(Failure::config)?),
         None => None,
