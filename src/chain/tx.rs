@@ -259,6 +259,15 @@ impl Transactor {
         let gas_limit = match options.gas_limit {
             Some(g) => g,
             None => {
+                if balance < value {
+                    // The node's estimate would refuse it in its own words
+                    // (e.g. -32003 "insufficient funds"): say it with the numbers.
+                    return Err(ChainError::InsufficientFunds {
+                        address: from,
+                        balance,
+                        required: value,
+                    });
+                }
                 let estimate = p
                     .estimate_gas(request)
                     .block(BlockId::pending())
