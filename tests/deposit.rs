@@ -727,10 +727,12 @@ async fn orch_info(url: &str) -> (u16, String) {
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
-/// Polls `GET {url}/readyz` (every 100 ms, up to 30 s) until it answers `status`.
+/// Polls `GET {url}/readyz` (every 100 ms, up to 30 s) until it answers
+/// `status`; `/sign-orchestrator-info` answers the C1 body at every step.
 async fn readyz_until(url: &str, status: u16) -> serde_json::Value {
     let start = Instant::now();
     loop {
+        assert_eq!(orch_info(url).await, (200, C1_BODY.to_string()));
         let (s, body) = get(&format!("{url}/readyz")).await;
         if s == status {
             return serde_json::from_str(&body).unwrap();
@@ -885,6 +887,17 @@ impl Admin {
         token: Option<&str>,
         form: &[(&str, &str)],
     ) -> (u16, String) {
+        let (status, _, body) = self.call_headers(method, route, token, form).await;
+        (status, body)
+    }
+
+    async fn call_headers(
+        &self,
+        method: reqwest::Method,
+        route: &str,
+        token: Option<&str>,
+        form: &[(&str, &str)],
+    ) -> (u16, reqwest::header::HeaderMap, String) {
         let mut req = self.http.request(method.clone(), format!("{}{route}", self.url));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -898,7 +911,48 @@ impl Admin {
                 .body(body);
         }
         let r = req.send().await.unwrap();
-        (r.status().as_u16(), r.text().await.unwrap())
+        let headers = r.headers().clone();
+        (r.status().as_u16(), headers, r.text().await.unwrap())
+    }
+
+    /// `POST route` (admin token) that sends one transaction of `value`
+    /// and answers `<function> success`; checks it on chain: mined from §C
+    /// to the TicketBroker, §C paid exactly value + gas × price, the
+    /// TicketBroker holds `value` more, the sender info is `expect`.
+    async fn transact(&self, c: &Chain, route: &str, form: &[(&str, &str)], value: U256, expect: SenderInfo) {
+        let before = c.anvil.balance(me()).await;
+        let broker_before = c.anvil.balance(c.d.ticket_broker).await;
+        let nonce = c.anvil.nonce(me()).await;
+        let function = route.trim_start_matches('/');
+        assert_eq!(
+            self.post(route, form).await,
+            (200, format!("{function} success")),
+            "{route} {form:?}"
+        );
+        assert_eq!(c.anvil.nonce(me()).await, nonce + 1);
+        // Anvil mines each transaction in its own block: the latest one.
+        let block: serde_json::Value = c
+            .anvil
+            .provider()
+            .raw_request("eth_getBlockByNumber".into(), ("latest", false))
+            .await
+            .unwrap();
+        let txs = block["transactions"].as_array().unwrap();
+        assert_eq!(txs.len(), 1, "{block}");
+        let hash: B256 = txs[0].as_str().unwrap().parse().unwrap();
+        let r = c
+            .anvil
+            .provider()
+            .get_transaction_receipt(hash)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(r.status(), "{r:?}");
+        assert_eq!((r.from, r.to), (me(), Some(c.d.ticket_broker)));
+        let fee = U256::from(r.gas_used) * U256::from(r.effective_gas_price);
+        assert_eq!(c.anvil.balance(me()).await, before - value - fee, "{route}");
+        assert_eq!(c.anvil.balance(c.d.ticket_broker).await, broker_before + value);
+        assert_eq!(c.sender().await, expect, "{route}");
     }
 
     async fn post(&self, route: &str, form: &[(&str, &str)]) -> (u16, String) {
@@ -938,11 +992,34 @@ async fn admin_listener_speaks_the_cli_api_subset() {
     );
     let daemon = Daemon::start(keystore_cli(cfg)(&["serve"]));
     daemon.wait_for_log("admin listener (CLI API subset) listening");
+    let logged = daemon
+        .logs()
+        .lines()
+        .find_map(|l| support::log_field(l, "admin_url"))
+        .unwrap();
+    assert_eq!(logged, format!("http://127.0.0.1:{port}"));
     let a = Admin {
         url: format!("http://127.0.0.1:{port}"),
         http: reqwest::Client::new(),
     };
     use reqwest::Method;
+
+    // The main listener: the gateway token signs, the admin token does not.
+    let orch = |token: &'static str| {
+        let url = format!("{}/sign-orchestrator-info", daemon.url);
+        async move {
+            let r = reqwest::Client::new()
+                .post(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    assert_eq!(orch(GATEWAY_TOKEN).await, (200, C1_BODY.to_string()));
+    let (s, body) = orch(ADMIN_TOKEN).await;
+    assert_eq!(s, 403, "{body}");
 
     // Authentication and scope, before anything is read or sent.
     let before = c.untouched_state().await;
@@ -976,6 +1053,26 @@ async fn admin_listener_speaks_the_cli_api_subset() {
     c.anvil.mine(1).await;
     assert_eq!(c.untouched_state().await, before);
 
+    let (s, h, body) = a
+        .call_headers(Method::GET, "/ethAddr", Some(ADMIN_TOKEN), &[])
+        .await;
+    assert_eq!((s, body.as_str()), (200, C_ADDRESS));
+    assert_eq!(h["content-type"], "text/plain; charset=utf-8");
+    let (s, h, body) = a
+        .call_headers(Method::GET, "/senderInfo", Some(ADMIN_TOKEN), &[])
+        .await;
+    assert_eq!((s, body), (200, sender_info_json(&SenderInfo::default())));
+    assert_eq!(h["content-type"], "application/json");
+    let (s, h, _) = a
+        .call_headers(Method::GET, "/senderInfo", Some("not-a-configured-token"), &[])
+        .await;
+    assert_eq!(s, 401);
+    assert_eq!(h["www-authenticate"], "Bearer");
+    let (s, h, body) = a
+        .call_headers(Method::PUT, "/unlock", Some(ADMIN_TOKEN), &[])
+        .await;
+    assert_eq!((s, body.as_str()), (405, "Method Not Allowed\n"));
+    assert_eq!(h["allow"], "POST");
     assert_eq!(a.get("/ethAddr").await, (200, C_ADDRESS.to_string()));
     assert_eq!(
         a.get("/senderInfo").await,
@@ -1034,21 +1131,18 @@ async fn admin_listener_speaks_the_cli_api_subset() {
 
     // fundDepositAndReserve.
     let (d, r) = (eth("1eth"), eth("0.5eth"));
-    let balance = c.anvil.balance(me()).await;
-    assert_eq!(
-        a.post(
-            "/fundDepositAndReserve",
-            &[
-                ("depositAmount", "1000000000000000000"),
-                ("reserveAmount", "500000000000000000")
-            ],
-        )
-        .await,
-        (200, "fundDepositAndReserve success".into())
-    );
-    assert_eq!(c.sender().await, info(d, r, U256::ZERO));
+    a.transact(
+        &c,
+        "/fundDepositAndReserve",
+        &[
+            ("depositAmount", "1000000000000000000"),
+            ("reserveAmount", "500000000000000000"),
+        ],
+        d + r,
+        info(d, r, U256::ZERO),
+    )
+    .await;
     assert_eq!(c.anvil.balance(c.d.ticket_broker).await, d + r);
-    assert!(c.anvil.balance(me()).await < balance - d - r);
     assert_eq!(c.anvil.nonce(me()).await, 1);
     assert_eq!(
         a.get("/senderInfo").await,
@@ -1057,11 +1151,14 @@ async fn admin_listener_speaks_the_cli_api_subset() {
 
     // fundDeposit.
     let d = d + U256::from(777u64);
-    assert_eq!(
-        a.post("/fundDeposit", &[("amount", "777")]).await,
-        (200, "fundDeposit success".into())
-    );
-    assert_eq!(c.sender().await, info(d, r, U256::ZERO));
+    a.transact(
+        &c,
+        "/fundDeposit",
+        &[("amount", "777")],
+        U256::from(777u64),
+        info(d, r, U256::ZERO),
+    )
+    .await;
     assert_eq!(c.anvil.balance(c.d.ticket_broker).await, d + r);
 
     // withdraw without an unlock: the revert reason in a 500.
@@ -1073,17 +1170,14 @@ async fn admin_listener_speaks_the_cli_api_subset() {
 
     // unlock / cancelUnlock.
     let withdraw_round = c.round().await + U256::from(UNLOCK_PERIOD);
-    assert_eq!(a.post("/unlock", &[]).await, (200, "unlock success".into()));
-    assert_eq!(c.sender().await, info(d, r, withdraw_round));
+    a.transact(&c, "/unlock", &[], U256::ZERO, info(d, r, withdraw_round))
+        .await;
     assert_eq!(
         a.get("/senderInfo").await,
         (200, sender_info_json(&info(d, r, withdraw_round)))
     );
-    assert_eq!(
-        a.post("/cancelUnlock", &[]).await,
-        (200, "cancelUnlock success".into())
-    );
-    assert_eq!(c.sender().await, info(d, r, U256::ZERO));
+    a.transact(&c, "/cancelUnlock", &[], U256::ZERO, info(d, r, U256::ZERO))
+        .await;
     assert_eq!(c.anvil.nonce(me()).await, 4);
 
     // The outcomes are counted.
