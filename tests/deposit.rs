@@ -588,6 +588,47 @@ async fn revert_reasons_and_insufficient_balance_are_refused_before_sending() {
     )
     .await;
     assert_eq!(c.anvil.nonce(me()).await, 1);
+
+    // Sent but not mined within --receipt-timeout-s: exit 1, the hash and
+    // a warning; the transaction is still good once a block comes.
+    c.anvil.set_balance(me(), eth("10eth")).await;
+    let p = c.anvil.provider();
+    let _: serde_json::Value = p.raw_request("evm_setAutomine".into(), (false,)).await.unwrap();
+    let (code, out, err) = run(&mut cli(&[
+        "deposit",
+        "fund-deposit",
+        "--amount",
+        "1000",
+        "--yes",
+        "--receipt-timeout-s",
+        "1",
+    ]));
+    assert_eq!(code, 1, "{out}\n{err}");
+    let hash = out
+        .lines()
+        .find_map(|l| l.strip_prefix("sent: transaction "))
+        .unwrap_or_else(|| panic!("no `sent:` line in:\n{out}"))
+        .to_string();
+    assert!(
+        err.contains(&format!("transaction {hash} has no receipt after ")),
+        "{err}"
+    );
+    assert!(
+        err.contains("it may still be mined: check it on a block explorer before sending again"),
+        "{err}"
+    );
+    assert_eq!(c.sender().await, info(eth("1eth"), U256::ZERO, U256::ZERO));
+    c.anvil.mine(1).await;
+    let r = p
+        .get_transaction_receipt(hash.parse().unwrap())
+        .await
+        .unwrap()
+        .expect("mined with the next block");
+    assert!(r.status());
+    assert_eq!(
+        c.sender().await,
+        info(eth("1eth") + U256::from(1000u64), U256::ZERO, U256::ZERO)
+    );
 }
 
 /// Runs `cmd` to completion within `limit` (it is killed, by its PID, and
@@ -697,12 +738,14 @@ async fn config_errors_exit_2() {
         err.contains("the RPC reports chain id 999, but [chain] chain_id is 31337"),
         "{err}"
     );
-    let (code, _, err) = run(&mut keystore_cli(cfg)(&["chain", "status"]));
-    assert_eq!(code, 2, "{err}");
-    assert!(
-        err.contains("the RPC reports chain id 999, but [chain] chain_id is 31337"),
-        "{err}"
-    );
+    for args in [&["chain", "status"][..], &["deposit", "unlock", "--yes"]] {
+        let (code, out, err) = run(&mut keystore_cli(cfg.clone())(args));
+        assert_eq!(code, 2, "{args:?}: {out}\n{err}");
+        assert!(
+            err.contains("the RPC reports chain id 999, but [chain] chain_id is 31337"),
+            "{err}"
+        );
+    }
 }
 
 fn sha256_hex(token: &str) -> String {
@@ -812,6 +855,16 @@ async fn serve_readyz_and_metrics_follow_the_chain_view_through_an_outage() {
 
     // The node goes away: stale once max_staleness_ms passes; signing goes on.
     c.anvil.stop();
+    // The commands fail at run time (exit 1) naming the node.
+    for args in [&["chain", "status"][..], &["deposit", "unlock", "--yes"]] {
+        let (code, out, err) = run(&mut cli(args));
+        assert_eq!(code, 1, "{args:?}: {out}\n{err}");
+        assert!(
+            err.contains(&format!("cannot connect to the RPC at {}", c.anvil.url())),
+            "{err}"
+        );
+        assert!(!out.contains("sent: "), "{out}");
+    }
     let stale = readyz_until(&daemon.url, 503).await;
     assert_eq!(stale["status"], "not ready", "{stale}");
     assert_eq!(stale["chain"]["fresh"], false, "{stale}");
@@ -868,6 +921,12 @@ async fn serve_with_an_unreachable_rpc_still_signs_orchestrator_info() {
     // Still serving a while later, still not ready.
     let (_, m) = get(&format!("{}/metrics", daemon.url)).await;
     assert_eq!(metric(&m, "livepeer_signer_chain_fresh"), "0");
+    assert_eq!(metric(&m, "livepeer_signer_chain_snapshot_age_seconds"), "-1");
+    assert_eq!(metric(&m, "livepeer_signer_chain_deposit_wei"), "NaN");
+    let connect_errors: u64 = metric(&m, "livepeer_signer_chain_rpc_errors_total{kind=\"connect\"}")
+        .parse()
+        .unwrap();
+    assert!(connect_errors >= 1, "{m}");
     assert_eq!(orch_info(&daemon.url).await, (200, C1_BODY.to_string()));
 }
 
@@ -923,7 +982,7 @@ impl Admin {
         let before = c.anvil.balance(me()).await;
         let broker_before = c.anvil.balance(c.d.ticket_broker).await;
         let nonce = c.anvil.nonce(me()).await;
-        let function = route.trim_start_matches('/');
+        let function = route.trim_start_matches('/').split('?').next().unwrap();
         assert_eq!(
             self.post(route, form).await,
             (200, format!("{function} success")),
@@ -975,7 +1034,7 @@ fn sender_info_json(i: &SenderInfo) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_listener_speaks_the_cli_api_subset() {
-    let c = Chain::start(eth("10eth")).await;
+    let mut c = Chain::start(eth("10eth")).await;
     let dir = tempfile::tempdir().unwrap();
     let cfg = keystore_config(dir.path());
     let port = free_port();
@@ -1180,11 +1239,54 @@ async fn admin_listener_speaks_the_cli_api_subset() {
         .await;
     assert_eq!(c.anvil.nonce(me()).await, 4);
 
+    // Go's FormValue: the query string counts too.
+    let d = d + U256::from(5u64);
+    a.transact(
+        &c,
+        "/fundDeposit?amount=5",
+        &[],
+        U256::from(5u64),
+        info(d, r, U256::ZERO),
+    )
+    .await;
+
+    // Concurrent requests: one transaction at a time, each its own nonce, all mined.
+    let nonce = c.anvil.nonce(me()).await;
+    let (x, y, z) = tokio::join!(
+        a.post("/fundDeposit", &[("amount", "1")]),
+        a.post("/fundDeposit", &[("amount", "2")]),
+        a.post("/fundDeposit", &[("amount", "3")]),
+    );
+    for resp in [x, y, z] {
+        assert_eq!(resp, (200, "fundDeposit success".into()));
+    }
+    assert_eq!(c.anvil.nonce(me()).await, nonce + 3);
+    let d = d + U256::from(6u64);
+    assert_eq!(c.sender().await, info(d, r, U256::ZERO));
+    assert_eq!(c.anvil.balance(c.d.ticket_broker).await, d + r);
+
+    // deposit + reserve above 2^256-1: refused before anything is built.
+    let max = U256::MAX.to_string();
+    assert_eq!(
+        a.post(
+            "/fundDepositAndReserve",
+            &[("depositAmount", max.as_str()), ("reserveAmount", "1")]
+        )
+        .await,
+        (
+            500,
+            "could not execute fundDepositAndReserve: cannot build the transaction: deposit + reserve exceeds 2^256-1 wei\n"
+                .into()
+        )
+    );
+    assert_eq!(c.anvil.nonce(me()).await, nonce + 3);
+
     // The outcomes are counted.
     let (_, m) = get(&format!("{}/metrics", daemon.url)).await;
     for (function, outcome, n) in [
         ("fundDepositAndReserve", "ok", "1"),
-        ("fundDeposit", "ok", "1"),
+        ("fundDepositAndReserve", "invalid_tx", "1"),
+        ("fundDeposit", "ok", "5"),
         ("withdraw", "revert", "1"),
         ("unlock", "ok", "1"),
         ("cancelUnlock", "ok", "1"),
@@ -1198,6 +1300,27 @@ async fn admin_listener_speaks_the_cli_api_subset() {
         );
     }
     assert_eq!(metric(&m, "livepeer_signer_chain_fresh"), "1");
+
+    // The node goes away: the chain routes answer 500 naming it; /ethAddr needs no node.
+    c.anvil.stop();
+    let connect = format!("cannot connect to the RPC at {}", c.anvil.url());
+    let (s, body) = a.post("/fundDeposit", &[("amount", "1")]).await;
+    assert_eq!(s, 500, "{body}");
+    assert!(body.starts_with("could not execute fundDeposit: "), "{body}");
+    assert!(body.contains(&connect), "{body}");
+    let (s, body) = a.get("/senderInfo").await;
+    assert_eq!(s, 500, "{body}");
+    assert!(body.starts_with("could not query sender info: "), "{body}");
+    assert!(body.contains(&connect), "{body}");
+    assert_eq!(a.get("/ethAddr").await, (200, C_ADDRESS.to_string()));
+    let (_, m) = get(&format!("{}/metrics", daemon.url)).await;
+    assert_eq!(
+        metric(
+            &m,
+            "livepeer_signer_admin_transactions_total{function=\"fundDeposit\",outcome=\"connect\"}"
+        ),
+        "1"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
