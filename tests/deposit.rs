@@ -1324,7 +1324,7 @@ async fn admin_listener_speaks_the_cli_api_subset() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn admin_listener_without_tokens_answers_401() {
+async fn admin_listener_without_tokens_answers_401_until_a_reload_adds_one() {
     let c = Chain::start(eth("1eth")).await;
     let dir = tempfile::tempdir().unwrap();
     let cfg = keystore_config(dir.path());
@@ -1333,7 +1333,7 @@ async fn admin_listener_without_tokens_answers_401() {
         &cfg,
         &format!("{}\n[admin]\nlisten = \"127.0.0.1:{port}\"\n", c.toml()),
     );
-    let daemon = Daemon::start(keystore_cli(cfg)(&["serve"]));
+    let daemon = Daemon::start(keystore_cli(cfg.clone())(&["serve"]));
     daemon.wait_for_log("every admin request gets 401");
     let a = Admin {
         url: format!("http://127.0.0.1:{port}"),
@@ -1354,4 +1354,55 @@ async fn admin_listener_without_tokens_answers_401() {
     assert_eq!(c.untouched_state().await, before);
     // The main listener, without tokens on loopback, still signs.
     assert_eq!(orch_info(&daemon.url).await, (200, C1_BODY.to_string()));
+
+    // SIGHUP with an admin token added: the admin listener takes it.
+    let without = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(
+        &cfg,
+        format!(
+            "{without}\n[[auth.tokens]]\nname = \"ch\"\nsha256 = \"{}\"\nscopes = [\"admin\"]\n",
+            sha256_hex(ADMIN_TOKEN)
+        ),
+    )
+    .unwrap();
+    daemon.signal("HUP");
+    let start = Instant::now();
+    while a.get("/ethAddr").await.0 != 200 {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the reloaded admin token never worked; logs:\n{}",
+            daemon.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(a.get("/ethAddr").await, (200, C_ADDRESS.to_string()));
+    assert_eq!(
+        a.call(reqwest::Method::GET, "/ethAddr", None, &[]).await,
+        (
+            401,
+            "missing Authorization header: send Authorization: Bearer <token>\n".into()
+        )
+    );
+    a.transact(
+        &c,
+        "/fundDeposit",
+        &[("amount", "1000")],
+        U256::from(1000u64),
+        info(U256::from(1000u64), U256::ZERO, U256::ZERO),
+    )
+    .await;
+
+    // And removed again: back to 401 for everyone.
+    std::fs::write(&cfg, &without).unwrap();
+    daemon.signal("HUP");
+    let start = Instant::now();
+    while a.get("/ethAddr").await.0 != 401 {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the removed admin token still works; logs:\n{}",
+            daemon.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(a.get("/senderInfo").await, (401, body.into()));
 }
