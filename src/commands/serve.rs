@@ -227,6 +227,8 @@ enum TokenReload {
     Load(#[from] crate::access::TokensError),
     #[error(transparent)]
     Exposed(#[from] crate::access::Exposed),
+    #[error(transparent)]
+    AdminExposed(#[from] crate::access::AdminExposed),
 }
 
 /// SIGHUP: re-read the config and swap what can change safely (tokens, TLS files).
@@ -251,8 +253,11 @@ impl Reloader {
 
         let tokens = Tokens::load(&new.auth).map_err(TokenReload::from).and_then(|t| {
             check_exposure(current.server.listen, &t, new.auth.allow_unauthenticated)
-                .map(|()| t)
-                .map_err(TokenReload::from)
+                .map_err(TokenReload::from)?;
+            if let Some(admin) = &current.admin {
+                check_admin_exposure(admin.listen, &t)?;
+            }
+            Ok(t)
         });
         match tokens {
             Ok(tokens) => {
