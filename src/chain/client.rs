@@ -98,7 +98,56 @@ pub struct ChainClient {
 }
 
 /// Turns an alloy transport error into a [`ChainError`] for call `what`.
+/// The RPC URL (which may carry an API key in its path or query) never
+/// appears in it: the HTTP client quotes the full URL in its errors, so
+/// every text taken from below is scrubbed to the redacted URL.
 pub(crate) fn classify(config: &ChainConfig, what: &str, err: RpcError<TransportErrorKind>) -> ChainError {
+    let scrub = |text: String| scrub_url(config, text);
+    match classify_raw(config, what, err) {
+        ChainError::Connect { what, url, detail } => ChainError::Connect {
+            what,
+            url,
+            detail: scrub(detail),
+        },
+        ChainError::Transport { what, detail } => ChainError::Transport {
+            what,
+            detail: scrub(detail),
+        },
+        ChainError::BadResponse { what, detail } => ChainError::BadResponse {
+            what,
+            detail: scrub(detail),
+        },
+        ChainError::RpcError { what, code, message } => ChainError::RpcError {
+            what,
+            code,
+            message: scrub(message),
+        },
+        ChainError::HttpStatus { what, status, body } => ChainError::HttpStatus {
+            what,
+            status,
+            body: scrub(body),
+        },
+        other => other,
+    }
+}
+
+/// `text` with the configured RPC URL (as written and as parsed) replaced
+/// by [`ChainConfig::redacted_rpc_url`].
+fn scrub_url(config: &ChainConfig, text: String) -> String {
+    let redacted = config.redacted_rpc_url();
+    let mut out = text;
+    let mut forms = vec![config.rpc_url.clone()];
+    if let Ok(u) = config.parsed_rpc_url() {
+        forms.push(u.to_string());
+    }
+    forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+    for f in forms.iter().filter(|f| !f.is_empty()) {
+        out = out.replace(f.as_str(), &redacted);
+    }
+    out
+}
+
+fn classify_raw(config: &ChainConfig, what: &str, err: RpcError<TransportErrorKind>) -> ChainError {
     let what = what.to_string();
     match err {
         RpcError::ErrorResp(payload) => {
@@ -444,5 +493,39 @@ impl ChainClient {
             .get_balance(address)
             .await
             .map_err(|e| self.err("eth_getBalance", e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A port on 127.0.0.1 with nothing listening.
+    fn closed_port() -> u16 {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    }
+
+    #[tokio::test]
+    async fn errors_never_show_the_rpc_url_api_key() {
+        let url = format!("http://127.0.0.1:{}/v2/SECRETKEY?apikey=SECRET2", closed_port());
+        let client = ChainClient::new(&ChainConfig::new(&url)).unwrap();
+        let e = client.chain_id().await.unwrap_err();
+        let text = format!("{e} {e:?}");
+        assert_eq!(e.kind(), "connect", "{text}");
+        assert!(!text.contains("SECRET"), "{text}");
+        assert!(text.contains("http://127.0.0.1:"), "{text}");
+        let cfg = ChainConfig::new(&url);
+        assert!(!format!("{cfg:?}").contains("SECRET"), "{cfg:?}");
+    }
+
+    #[test]
+    fn scrub_replaces_written_and_parsed_forms() {
+        let cfg = ChainConfig::new("https://rpc.example:8443/key/ABC");
+        let s = scrub_url(
+            &cfg,
+            "error for url (https://rpc.example:8443/key/ABC): refused".into(),
+        );
+        assert_eq!(s, "error for url (https://rpc.example:8443): refused");
     }
 }

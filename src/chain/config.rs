@@ -23,7 +23,7 @@ pub const ARBITRUM_ONE_CONTROLLER: Address = address!("D8E8328501E9645d16Cf49539
 pub const ARBITRUM_CHAIN_IDS: [u64; 2] = [42161, 421614];
 
 /// The `[chain]` section.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChainConfig {
     /// Ethereum JSON-RPC endpoint, `http://` or `https://`. It may embed an
@@ -74,6 +74,20 @@ fn bad(key: &'static str, problem: impl Into<String>) -> ChainConfigError {
     ChainConfigError {
         key,
         problem: problem.into(),
+    }
+}
+
+/// `rpc_url` is shown redacted: its path and query may hold an API key.
+impl std::fmt::Debug for ChainConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChainConfig")
+            .field("rpc_url", &self.redacted_rpc_url())
+            .field("controller", &self.controller)
+            .field("chain_id", &self.chain_id)
+            .field("poll_interval_ms", &self.poll_interval_ms)
+            .field("request_timeout_ms", &self.request_timeout_ms)
+            .field("max_staleness_ms", &self.max_staleness_ms)
+            .finish()
     }
 }
 
