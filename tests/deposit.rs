@@ -536,6 +536,29 @@ async fn revert_reasons_and_insufficient_balance_are_refused_before_sending() {
     append(&cfg, &c.toml());
     let cli = keystore_cli(cfg);
 
+    // A controller that is not a contract: exit 1, named.
+    let wrong = dir.path().join("wrong-controller.toml");
+    let text = std::fs::read_to_string(dir.path().join("signer.toml")).unwrap();
+    let head = text.split("\n[chain]").next().unwrap();
+    std::fs::write(
+        &wrong,
+        format!("{head}{}", chain_toml(&c.anvil.url(), Address::with_last_byte(1))),
+    )
+    .unwrap();
+    let (code, out, err) = run(&mut keystore_cli(wrong.clone())(&["chain", "status"]));
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        err.contains("Controller.getContract(\"TicketBroker\"): unusable answer from the RPC: empty return data: is there a contract at 0x0000000000000000000000000000000000000001?"),
+        "{err}"
+    );
+    refused(
+        &c,
+        &keystore_cli(wrong),
+        &["unlock"],
+        "is there a contract at 0x0000000000000000000000000000000000000001?",
+    )
+    .await;
+
     // The contract's revert reasons, from the gas estimate.
     refused(&c, &cli, &["withdraw"], "sender deposit and reserve are zero").await;
     send(
@@ -672,6 +695,21 @@ async fn config_errors_exit_2() {
         std::fs::write(&p, format!("{base_text}{extra}")).unwrap();
         p
     };
+
+    // Not an amount: a usage error.
+    for amount in ["1.5", "lots", "-1", "0.0000000000000000001eth"] {
+        let arg = format!("--amount={amount}");
+        let (code, out, err) = run(&mut keystore_cli(base.clone())(&[
+            "deposit",
+            "fund-deposit",
+            &arg,
+        ]));
+        assert_eq!(code, 2, "{amount}: {out}\n{err}");
+        assert!(
+            err.contains(&format!("invalid value '{amount}' for '--amount <AMOUNT>'")),
+            "{err}"
+        );
+    }
 
     // No [chain]: the chain commands name it.
     let cli = keystore_cli(base.clone());
@@ -1249,6 +1287,16 @@ async fn admin_listener_speaks_the_cli_api_subset() {
         info(d, r, U256::ZERO),
     )
     .await;
+    // …and, as in Go, a body value wins over the query's.
+    let d = d + U256::from(4u64);
+    a.transact(
+        &c,
+        "/fundDeposit?amount=999",
+        &[("amount", "4")],
+        U256::from(4u64),
+        info(d, r, U256::ZERO),
+    )
+    .await;
 
     // Concurrent requests: one transaction at a time, each its own nonce, all mined.
     let nonce = c.anvil.nonce(me()).await;
@@ -1286,7 +1334,7 @@ async fn admin_listener_speaks_the_cli_api_subset() {
     for (function, outcome, n) in [
         ("fundDepositAndReserve", "ok", "1"),
         ("fundDepositAndReserve", "invalid_tx", "1"),
-        ("fundDeposit", "ok", "5"),
+        ("fundDeposit", "ok", "6"),
         ("withdraw", "revert", "1"),
         ("unlock", "ok", "1"),
         ("cancelUnlock", "ok", "1"),
@@ -1405,4 +1453,56 @@ async fn admin_listener_without_tokens_answers_401_until_a_reload_adds_one() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(a.get("/senderInfo").await, (401, body.into()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_listener_anonymous_on_loopback_when_allowed_and_sigterm_stops_both_listeners() {
+    let c = Chain::start(eth("1eth")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = keystore_config(dir.path());
+    let port = free_port();
+    append(
+        &cfg,
+        &format!(
+            "{}\n[admin]\nlisten = \"127.0.0.1:{port}\"\n\n[auth]\nallow_unauthenticated = true\n",
+            c.toml()
+        ),
+    );
+    let mut daemon = Daemon::start(keystore_cli(cfg)(&["serve"]));
+    let a = Admin {
+        url: format!("http://127.0.0.1:{port}"),
+        http: reqwest::Client::new(),
+    };
+    assert_eq!(
+        a.call(reqwest::Method::GET, "/ethAddr", None, &[]).await,
+        (200, C_ADDRESS.to_string())
+    );
+    assert_eq!(
+        a.call(reqwest::Method::GET, "/senderInfo", None, &[]).await,
+        (200, sender_info_json(&SenderInfo::default()))
+    );
+    assert_eq!(
+        a.call(reqwest::Method::GET, "/nope", None, &[]).await,
+        (404, "404 page not found\n".into())
+    );
+
+    daemon.signal("TERM");
+    let pid = daemon.pid();
+    let start = Instant::now();
+    while alive(pid) {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "still running 30 s after SIGTERM; logs:\n{}",
+            daemon.logs()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let status = daemon.wait();
+    assert_eq!(status.code(), Some(0), "{}", daemon.logs());
+    assert!(
+        daemon.logs().contains("livepeer-signer stopped"),
+        "{}",
+        daemon.logs()
+    );
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
 }
