@@ -104,8 +104,23 @@ impl Chain {
             .unwrap()
     }
 
+    /// `RoundsManager.lastInitializedRound()`: what the binary prints as the round.
     async fn round(&self) -> U256 {
-        self.anvil.current_round(&self.d).await
+        ChainClient::new(&ChainConfig::new(self.anvil.url()))
+            .unwrap()
+            .last_initialized_round(self.d.rounds_manager)
+            .await
+            .unwrap()
+    }
+
+    /// Starts and initializes a new round, so that the next few
+    /// transactions (fewer than a round's blocks) run in it: `unlock`
+    /// takes `currentRound()` of its block. Returns `withdrawRound` for an
+    /// unlock in it.
+    async fn fresh_round_for_unlock(&self) -> U256 {
+        let round = self.anvil.next_round(&self.d).await;
+        assert_eq!(self.round().await, round);
+        round + U256::from(UNLOCK_PERIOD)
     }
 
     /// Everything that must not move when nothing was sent.
@@ -266,8 +281,7 @@ async fn fund_unlock_withdraw(c: &Chain, cli: &Cli) {
         info(d, r, U256::ZERO),
     )
     .await;
-    let round = c.round().await;
-    let withdraw_round = round + U256::from(UNLOCK_PERIOD);
+    let withdraw_round = c.fresh_round_for_unlock().await;
     send(
         c,
         cli,
@@ -409,8 +423,7 @@ async fn keystore_every_deposit_command_on_chain_and_chain_status() {
     )
     .await;
 
-    let round = c.round().await;
-    let withdraw_round = round + U256::from(UNLOCK_PERIOD);
+    let withdraw_round = c.fresh_round_for_unlock().await;
     send(
         &c,
         &cli,
@@ -1266,7 +1279,7 @@ async fn admin_listener_speaks_the_cli_api_subset() {
     assert_eq!(c.anvil.nonce(me()).await, 2, "refused before sending");
 
     // unlock / cancelUnlock.
-    let withdraw_round = c.round().await + U256::from(UNLOCK_PERIOD);
+    let withdraw_round = c.fresh_round_for_unlock().await;
     a.transact(&c, "/unlock", &[], U256::ZERO, info(d, r, withdraw_round))
         .await;
     assert_eq!(
