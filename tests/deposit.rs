@@ -270,6 +270,7 @@ async fn dry_run(c: &Chain, cli: &Cli, args: &[&str], needles: &[&str]) {
 }
 
 /// fund, unlock, (rounds pass), withdraw through `cli`: the round trip every backend must do.
+#[cfg(any(feature = "pkcs11", feature = "aws-kms"))]
 async fn fund_unlock_withdraw(c: &Chain, cli: &Cli) {
     let (d, r) = (eth("0.3eth"), eth("0.1eth"));
     send(
