@@ -113,6 +113,15 @@ impl Chain {
             .unwrap()
     }
 
+    /// `RoundsManager.currentRound()` (what the unlock state is measured against).
+    async fn current_round(&self) -> U256 {
+        ChainClient::new(&ChainConfig::new(self.anvil.url()))
+            .unwrap()
+            .current_round(self.d.rounds_manager)
+            .await
+            .unwrap()
+    }
+
     /// Starts and initializes a new round, so that the next few
     /// transactions (fewer than a round's blocks) run in it: `unlock`
     /// takes `currentRound()` of its block. Returns `withdrawRound` for an
@@ -243,7 +252,7 @@ async fn send(c: &Chain, cli: &Cli, args: &[&str], value: U256, refund: U256, ex
     );
     let onchain = c.sender().await;
     assert_eq!(onchain, expect, "{full:?}");
-    let lines = sender_lines(&onchain, c.round().await);
+    let lines = sender_lines(&onchain, c.current_round().await);
     assert!(out.contains(&lines), "{lines}\nnot in:\n{out}");
     m
 }
@@ -300,13 +309,19 @@ async fn fund_unlock_withdraw(c: &Chain, cli: &Cli) {
     assert_eq!(c.anvil.balance(c.d.ticket_broker).await, U256::ZERO);
 }
 
-fn chain_status_text(c: &Chain, i: &SenderInfo, round: U256, block: u64, balance: U256) -> String {
+fn chain_status_text(
+    c: &Chain,
+    i: &SenderInfo,
+    (round, current): (U256, U256),
+    block: u64,
+    balance: U256,
+) -> String {
     format!(
-        "address:          {C_ADDRESS}\nchain id:         31337\ncontroller:       {}\nTicketBroker:     {}\nRoundsManager:    {}\n{}\nround:            {round} (last initialized)\nblock:            {block} (L1 block {block})\nbalance:          {balance} wei ({} ETH)\n",
+        "address:          {C_ADDRESS}\nchain id:         31337\ncontroller:       {}\nTicketBroker:     {}\nRoundsManager:    {}\n{}\nround:            {current} (current; last initialized {round})\nblock:            {block} (L1 block {block})\nbalance:          {balance} wei ({} ETH)\n",
         c.d.controller,
         c.d.ticket_broker,
         c.d.rounds_manager,
-        sender_lines(i, round),
+        sender_lines(i, current),
         format_eth(balance)
     )
 }
@@ -315,12 +330,13 @@ fn chain_status_text(c: &Chain, i: &SenderInfo, round: U256, block: u64, balance
 async fn check_chain_status(c: &Chain, cli: &Cli, unlock: &str, rounds_left: u64) {
     let i = c.sender().await;
     let round = c.round().await;
+    let current = c.current_round().await;
     let balance = c.anvil.balance(me()).await;
     let block = c.anvil.provider().get_block_number().await.unwrap();
 
     let (code, out, err) = run(&mut cli(&["chain", "status"]));
     assert_eq!(code, 0, "{err}");
-    assert_eq!(out, chain_status_text(c, &i, round, block, balance));
+    assert_eq!(out, chain_status_text(c, &i, (round, current), block, balance));
 
     let (code, out, err) = run(&mut cli(&["chain", "status", "--json"]));
     assert_eq!(code, 0, "{err}");
@@ -340,6 +356,7 @@ async fn check_chain_status(c: &Chain, cli: &Cli, unlock: &str, rounds_left: u64
             "unlock": unlock,
             "unlock_rounds_left": rounds_left.to_string(),
             "last_initialized_round": round.to_string(),
+            "current_round": current.to_string(),
             "block": block,
             "l1_block": block,
             "balance_wei": balance.to_string(),
@@ -1519,4 +1536,52 @@ async fn admin_listener_anonymous_on_loopback_when_allowed_and_sigterm_stops_bot
         daemon.logs()
     );
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+}
+
+/// The unlock state is measured as TicketBroker's `withdraw` measures it:
+/// against `currentRound()` (block-based), not the last initialized round.
+/// With rounds passing but none initialized, `chain status` says
+/// `withdrawable` and the withdraw goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unlock_state_follows_the_current_round_even_when_no_round_is_initialized() {
+    let c = Chain::start(eth("10eth")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = keystore_config(dir.path());
+    append(&cfg, &c.toml());
+    let cli = keystore_cli(cfg);
+    for args in [
+        &[
+            "deposit",
+            "fund",
+            "--deposit",
+            "1eth",
+            "--reserve",
+            "1eth",
+            "--yes",
+        ][..],
+        &["deposit", "unlock", "--yes"],
+    ] {
+        let (code, _, err) = run(&mut cli(args));
+        assert_eq!(code, 0, "{args:?}: {err}");
+    }
+    let withdraw_round = c.sender().await.withdraw_round;
+    let initialized = c.round().await;
+    // Mine past the unlock period without initializing a round.
+    c.anvil
+        .mine(support::anvil::ROUND_LENGTH * (support::anvil::UNLOCK_PERIOD + 1))
+        .await;
+    assert_eq!(c.round().await, initialized, "no round was initialized");
+    let current = c.current_round().await;
+    assert!(current >= withdraw_round, "{current} < {withdraw_round}");
+    let (code, out, err) = run(&mut cli(&["chain", "status", "--json"]));
+    assert_eq!(code, 0, "{err}");
+    let got: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(got["unlock"], "withdrawable", "{got}");
+    assert_eq!(got["unlock_rounds_left"], "0", "{got}");
+    assert_eq!(got["current_round"], current.to_string(), "{got}");
+    assert_eq!(got["last_initialized_round"], initialized.to_string(), "{got}");
+    let (code, out, err) = run(&mut cli(&["deposit", "withdraw", "--yes"]));
+    assert_eq!(code, 0, "{out}{err}");
+    let after = c.sender().await;
+    assert_eq!((after.deposit, after.reserve), (U256::ZERO, U256::ZERO));
 }

@@ -16,6 +16,9 @@ sol! {
     interface IRoundsManager {
         /// The last round that was initialized.
         function lastInitializedRound() external view returns (uint256);
+        /// The round the current block is in (TicketBroker's unlock and
+        /// withdraw rules use it).
+        function currentRound() external view returns (uint256);
         /// The block hash recorded for `round` (zero if none).
         function blockHashForRound(uint256 round) external view returns (bytes32);
         /// A round was initialized.

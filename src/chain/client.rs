@@ -394,6 +394,17 @@ impl ChainClient {
         })
     }
 
+    /// `RoundsManager.currentRound()`: the round of the current block, which
+    /// TicketBroker's `withdraw` compares with the withdraw round.
+    pub async fn current_round(&self, rounds_manager: Address) -> Result<U256, ChainError> {
+        self.call(
+            "RoundsManager.currentRound",
+            rounds_manager,
+            IRoundsManager::currentRoundCall {},
+        )
+        .await
+    }
+
     /// `TicketBroker.getSenderInfo(sender)`.
     pub async fn sender_info(
         &self,

@@ -41,8 +41,9 @@ async fn open(config_path: Option<&Path>) -> Result<(ChainConfig, Signer, ChainC
     Ok((chain, Signer::new(backend), client))
 }
 
-/// Where an unlock stands: `locked`, `unlocking` (rounds left) or
-/// `withdrawable`.
+/// Where an unlock stands against the current round (TicketBroker's
+/// `withdraw` rule: `currentRound() >= withdrawRound`): `locked`,
+/// `unlocking` (rounds left) or `withdrawable`.
 fn unlock_state(info: &SenderInfo, round: U256) -> (&'static str, U256) {
     if info.withdraw_round.is_zero() {
         ("locked", U256::ZERO)
@@ -82,14 +83,15 @@ pub(super) async fn status(config_path: Option<&Path>, as_json: bool) -> Result<
     let me = alloy_primitives::Address::from(*signer.address().as_bytes());
     let chain_id = client.checked_chain_id().await.map_err(chain_failure)?;
     let contracts = client.resolve_contracts().await.map_err(chain_failure)?;
-    let (info, round, block, balance) = tokio::try_join!(
+    let (info, round, current, block, balance) = tokio::try_join!(
         client.sender_info(contracts.ticket_broker, me),
         client.last_initialized_round(contracts.rounds_manager),
+        client.current_round(contracts.rounds_manager),
         client.latest_block(chain_id),
         client.balance(me),
     )
     .map_err(chain_failure)?;
-    let (state, rounds_left) = unlock_state(&info, round);
+    let (state, rounds_left) = unlock_state(&info, current);
     if as_json {
         let out = json!({
             "address": signer.address().to_checksum(),
@@ -104,6 +106,7 @@ pub(super) async fn status(config_path: Option<&Path>, as_json: bool) -> Result<
             "unlock": state,
             "unlock_rounds_left": rounds_left.to_string(),
             "last_initialized_round": round.to_string(),
+            "current_round": current.to_string(),
             "block": block.number,
             "l1_block": block.l1_block,
             "balance_wei": balance.to_string(),
@@ -112,12 +115,12 @@ pub(super) async fn status(config_path: Option<&Path>, as_json: bool) -> Result<
         return Ok(());
     }
     println!(
-        "address:          {}\nchain id:         {chain_id}\ncontroller:       {}\nTicketBroker:     {}\nRoundsManager:    {}\n{}\nround:            {round} (last initialized)\nblock:            {} (L1 block {})\nbalance:          {balance} wei ({} ETH)",
+        "address:          {}\nchain id:         {chain_id}\ncontroller:       {}\nTicketBroker:     {}\nRoundsManager:    {}\n{}\nround:            {current} (current; last initialized {round})\nblock:            {} (L1 block {})\nbalance:          {balance} wei ({} ETH)",
         signer.address(),
         contracts.controller,
         contracts.ticket_broker,
         contracts.rounds_manager,
-        sender_lines(&info, round),
+        sender_lines(&info, current),
         block.number,
         block.l1_block,
         format_eth(balance),
@@ -163,7 +166,7 @@ pub(super) async fn deposit(config_path: Option<&Path>, cmd: DepositCommand) -> 
     );
     let contracts = client.resolve_contracts().await.map_err(chain_failure)?;
     let round = client
-        .last_initialized_round(contracts.rounds_manager)
+        .current_round(contracts.rounds_manager)
         .await
         .map_err(chain_failure)?;
     println!("{}", sender_lines(&outcome.sender, round));
