@@ -4,13 +4,16 @@
 //! * [`rat`]: exact rationals with go-livepeer's `big.Rat` formatting and parsing.
 //! * [`ticket`]: tickets, their hash and the digest the key signs.
 //! * [`params`]: `OrchestratorInfo.ticket_params` conversion and `validateTicketParams`.
+//! * [`state`]: the signed `RemotePaymentState` JSON, byte-identical to Go's.
 
 pub mod params;
 pub mod rat;
+pub mod state;
 pub mod ticket;
 
 pub use params::{
     validate_ticket_params, ChainInputs, InvalidTicketParams, Limits, SenderInfo, TicketParams,
 };
 pub use rat::{Rat, RatParseError};
+pub use state::{GoTime, RemotePaymentState, StateError};
 pub use ticket::{recipient_rand_hash, ticket_ev, win_prob_rat, Ticket, MAX_WIN_PROB};
