@@ -5,8 +5,10 @@
 //! * [`ticket`]: tickets, their hash and the digest the key signs.
 //! * [`params`]: `OrchestratorInfo.ticket_params` conversion and `validateTicketParams`.
 //! * [`state`]: the signed `RemotePaymentState` JSON, byte-identical to Go's.
+//! * [`price`]: billable units, `maxPrice`, ceilings, fee, ticket count and new balance.
 
 pub mod params;
+pub mod price;
 pub mod rat;
 pub mod state;
 pub mod ticket;
@@ -14,6 +16,7 @@ pub mod ticket;
 pub use params::{
     validate_ticket_params, ChainInputs, InvalidTicketParams, Limits, SenderInfo, TicketParams,
 };
+pub use price::{stage_balance, BalanceUpdate, PaymentType, TicketCountError};
 pub use rat::{Rat, RatParseError};
 pub use state::{GoTime, RemotePaymentState, StateError};
 pub use ticket::{recipient_rand_hash, ticket_ev, win_prob_rat, Ticket, MAX_WIN_PROB};
