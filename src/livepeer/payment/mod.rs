@@ -6,12 +6,14 @@
 //! * [`params`]: `OrchestratorInfo.ticket_params` conversion and `validateTicketParams`.
 //! * [`state`]: the signed `RemotePaymentState` JSON, byte-identical to Go's.
 //! * [`price`]: billable units, `maxPrice`, ceilings, fee, ticket count and new balance.
+//! * [`wire`]: `net.Payment` and `net.SegData` assembly, the segment-credential digest.
 
 pub mod params;
 pub mod price;
 pub mod rat;
 pub mod state;
 pub mod ticket;
+pub mod wire;
 
 pub use params::{
     validate_ticket_params, ChainInputs, InvalidTicketParams, Limits, SenderInfo, TicketParams,
