@@ -5,12 +5,14 @@
 //! * [`ticket`]: tickets, their hash and the digest the key signs.
 //! * [`params`]: `OrchestratorInfo.ticket_params` conversion and `validateTicketParams`.
 //! * [`state`]: the signed `RemotePaymentState` JSON, byte-identical to Go's.
+//! * [`session`]: nonce base, `PMSessionID`, the refresh (480) check.
 //! * [`price`]: billable units, `maxPrice`, ceilings, fee, ticket count and new balance.
 //! * [`wire`]: `net.Payment` and `net.SegData` assembly, the segment-credential digest.
 
 pub mod params;
 pub mod price;
 pub mod rat;
+pub mod session;
 pub mod state;
 pub mod ticket;
 pub mod wire;
