@@ -14,6 +14,8 @@ use alloy_primitives::{B256, U256};
 
 use super::rat::Rat;
 use super::ticket::{ticket_ev, Ticket};
+pub use crate::chain::SenderInfo;
+use crate::chain::Snapshot;
 use crate::eth::Address;
 use crate::livepeer::proto;
 
@@ -185,27 +187,44 @@ impl TicketParams {
     }
 }
 
-/// The TicketBroker's view of the signer's account (`getSenderInfo`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct SenderInfo {
-    /// `deposit`, wei.
-    pub deposit: U256,
-    /// `withdrawRound` (0 = no unlock in progress).
-    pub withdraw_round: U256,
-    /// `reserve.fundsRemaining`, wei.
-    pub reserve_funds_remaining: U256,
-}
-
-/// The chain facts `validateTicketParams` reads.
+/// The chain facts `validateTicketParams` and ticket creation read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ChainInputs {
     /// The last seen L1 block number (Arbitrum's `l1BlockNumber`).
     pub last_seen_l1_block: U256,
     /// `RoundsManager.lastInitializedRound()`.
     pub last_initialized_round: U256,
+    /// `RoundsManager.blockHashForRound(last_initialized_round)`.
+    pub round_block_hash: B256,
     /// The signer's own sender info, if the chain view has it. Only read
     /// when the EV is positive, as in Go.
     pub sender: Option<SenderInfo>,
+}
+
+impl ChainInputs {
+    /// The inputs of one chain snapshot. Its sender info is used only if
+    /// it was read for `signer` (the tickets' sender); otherwise `sender`
+    /// is `None` and a positive-EV validation fails with
+    /// [`InvalidTicketParams::SenderInfoUnavailable`].
+    pub fn from_snapshot(snapshot: &Snapshot, signer: Address) -> Self {
+        let own = snapshot.sender_address.as_slice() == signer.as_bytes();
+        ChainInputs {
+            last_seen_l1_block: U256::from(snapshot.l1_block()),
+            last_initialized_round: snapshot.last_initialized_round,
+            round_block_hash: snapshot.round_block_hash,
+            sender: own.then_some(snapshot.sender),
+        }
+    }
+
+    /// The signer's own expiration params (`sender.expirationParams()`):
+    /// the last initialized round (its low 64 bits, Go's `Int64()`) and
+    /// that round's block hash. Used when the O's are incomplete.
+    pub fn own_expiration(&self) -> ExpirationParams {
+        ExpirationParams {
+            creation_round: low_i64(self.last_initialized_round),
+            creation_round_block_hash: self.round_block_hash,
+        }
+    }
 }
 
 /// Configured limits (`-maxTicketEV`, `-maxTotalEV`, `-depositMultiplier`).
@@ -381,7 +400,7 @@ pub fn validate_sender(info: &SenderInfo, last_initialized_round: U256) -> Resul
     if low_i64(info.withdraw_round) != 0 && info.withdraw_round <= max_withdraw_round {
         return Err(InvalidTicketParams::UnlockSoon);
     }
-    if info.reserve_funds_remaining.is_zero() {
+    if info.reserve.is_zero() {
         return Err(InvalidTicketParams::NoReserve);
     }
     if info.deposit.is_zero() {
@@ -417,10 +436,12 @@ mod tests {
         let chain = ChainInputs {
             last_seen_l1_block: U256::from(100),
             last_initialized_round: U256::from(5),
+            round_block_hash: B256::ZERO,
             sender: Some(SenderInfo {
                 deposit: U256::from(300),
                 withdraw_round: U256::ZERO,
-                reserve_funds_remaining: U256::from(1000),
+                reserve: U256::from(1000),
+                claimed_in_current_round: U256::ZERO,
             }),
         };
         let limits = Limits {
@@ -495,9 +516,7 @@ mod tests {
             );
         }
         assert_eq!(
-            with(&|s| s.reserve_funds_remaining = U256::ZERO)
-                .unwrap_err()
-                .to_string(),
+            with(&|s| s.reserve = U256::ZERO).unwrap_err().to_string(),
             "no sender reserve"
         );
         assert_eq!(
@@ -507,7 +526,7 @@ mod tests {
         // Reserve is checked before deposit.
         let err = with(&|s| {
             s.deposit = U256::ZERO;
-            s.reserve_funds_remaining = U256::ZERO
+            s.reserve = U256::ZERO
         });
         assert_eq!(err, Err(InvalidTicketParams::NoReserve));
     }
@@ -588,6 +607,47 @@ mod tests {
         assert_eq!(d.max_ticket_ev.float_string(5), "3000000000000.00000");
         assert_eq!(d.max_total_ev.rat_string(), "20000000000000");
         assert_eq!(d.deposit_multiplier.get(), 1);
+    }
+
+    #[test]
+    fn chain_inputs_from_a_snapshot() {
+        use crate::chain::{BlockInfo, Contracts};
+        let signer = Address::from_bytes([0x96; 20]);
+        let snapshot = Snapshot {
+            chain_id: 42161,
+            contracts: Contracts {
+                controller: alloy_primitives::Address::ZERO,
+                ticket_broker: alloy_primitives::Address::ZERO,
+                rounds_manager: alloy_primitives::Address::ZERO,
+            },
+            sender_address: alloy_primitives::Address::from([0x96; 20]),
+            sender: SenderInfo {
+                deposit: U256::from(300),
+                ..Default::default()
+            },
+            last_initialized_round: U256::from(1619),
+            round_block_hash: B256::repeat_byte(0xf3),
+            block: BlockInfo {
+                number: 9_000_000,
+                hash: B256::ZERO,
+                timestamp: 0,
+                l1_block: 100,
+            },
+            taken_at: std::time::Instant::now(),
+            taken_at_unix_ms: 0,
+        };
+        let c = ChainInputs::from_snapshot(&snapshot, signer);
+        assert_eq!(c.last_seen_l1_block, U256::from(100));
+        assert_eq!(c.sender.unwrap().deposit, U256::from(300));
+        assert_eq!(
+            c.own_expiration(),
+            ExpirationParams {
+                creation_round: 1619,
+                creation_round_block_hash: B256::repeat_byte(0xf3)
+            }
+        );
+        let other = ChainInputs::from_snapshot(&snapshot, Address::from_bytes([1; 20]));
+        assert_eq!(other.sender, None);
     }
 
     #[test]

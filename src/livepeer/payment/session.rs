@@ -113,10 +113,12 @@ mod tests {
         ChainInputs {
             last_seen_l1_block: U256::from(100),
             last_initialized_round: U256::from(5),
+            round_block_hash: B256::ZERO,
             sender: Some(SenderInfo {
                 deposit: U256::from(1000),
                 withdraw_round: U256::ZERO,
-                reserve_funds_remaining: U256::from(1000),
+                reserve: U256::from(1000),
+                claimed_in_current_round: U256::ZERO,
             }),
         }
     }
