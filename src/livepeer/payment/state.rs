@@ -101,7 +101,15 @@ impl GoTime {
     pub fn parse(s: &str) -> Result<Self, TimeParseError> {
         let err = || TimeParseError(s.to_string());
         let b = s.as_bytes();
-        if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+        // RFC 3339 is ASCII; checking it first also keeps the byte slicing below on char boundaries.
+        if !s.is_ascii()
+            || b.len() < 20
+            || b[4] != b'-'
+            || b[7] != b'-'
+            || b[10] != b'T'
+            || b[13] != b':'
+            || b[16] != b':'
+        {
             return Err(err());
         }
         let num = |r: std::ops::Range<usize>| -> Result<u32, TimeParseError> {
@@ -467,6 +475,9 @@ mod tests {
             "2026-01-02T03:04:05+0500",
             "2026-01-02T03:04:05+24:00",
             "2026-01-02T03:04:05Z ",
+            "2026-01-02T03:04:0\u{e9}Z",
+            "2026-01-02T03:04:05+0\u{e9}:0",
+            "2026-01-02T03:04:05.1\u{e9}",
         ] {
             assert!(GoTime::parse(bad).is_err(), "{bad:?}");
         }
@@ -536,6 +547,26 @@ mod tests {
         }
         // Trailing whitespace is fine, as with json.Unmarshal.
         assert!(RemotePaymentState::from_json(b"{} \n").is_ok());
+    }
+
+    #[test]
+    fn mutated_states_never_panic() {
+        // Every one-byte substitution and deletion of the example, including
+        // multi-byte UTF-8 inserted in the middle of times and numbers.
+        let base = EXAMPLE.as_bytes();
+        for i in 0..base.len() {
+            for sub in [&b"0"[..], b"-", b".", b":", b"Z", b"\xc3\xa9", b"\"", b"e", b""] {
+                let mut m = base[..i].to_vec();
+                m.extend_from_slice(sub);
+                m.extend_from_slice(&base[i + 1..]);
+                if let Ok(st) = RemotePaymentState::from_json(&m) {
+                    let _ = st.balance_rat();
+                    let again =
+                        RemotePaymentState::from_json(&st.to_json()).expect("re-encoded state parses");
+                    assert_eq!(again, st);
+                }
+            }
+        }
     }
 
     #[test]
