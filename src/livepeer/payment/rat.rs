@@ -447,6 +447,44 @@ mod tests {
     }
 
     #[test]
+    fn short_strings_never_panic_and_round_trip() {
+        let alphabet = ["0", "1", "9", "+", "-", ".", "/", "e", "x", "_", "\u{e9}", " "];
+        let mut words = vec![String::new()];
+        for _ in 0..4 {
+            let mut next = Vec::new();
+            for w in &words {
+                for a in alphabet {
+                    next.push(format!("{w}{a}"));
+                }
+            }
+            for w in &next {
+                if let Ok(v) = Rat::parse(w) {
+                    assert_eq!(Rat::parse(&v.rat_string()).unwrap(), v, "{w:?}");
+                }
+            }
+            words = next;
+        }
+    }
+
+    #[test]
+    fn float_string_is_within_half_an_ulp() {
+        let half = Rat::from_frac(1, 200_000).unwrap();
+        for num in -300i64..300 {
+            for den in [1i64, 2, 3, 7, 8, 125, 199, 200_000, 400_000, 999_983] {
+                let v = Rat::from_frac(num, den).unwrap();
+                let printed = Rat::parse(&v.float_string(5)).unwrap();
+                let diff = &printed - &v;
+                let abs = if diff.is_negative() {
+                    &Rat::zero() - &diff
+                } else {
+                    diff
+                };
+                assert!(abs <= half, "{v} printed {}", v.float_string(5));
+            }
+        }
+    }
+
+    #[test]
     fn arithmetic_and_order() {
         let a = r("125/7");
         let b = r("5");
