@@ -2,3 +2,5 @@
 //! They ask the [`crate::signer::Signer`] for signatures and never touch a backend.
 
 pub mod orch_info;
+pub mod payment;
+pub mod proto;
