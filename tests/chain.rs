@@ -956,3 +956,53 @@ async fn https_rpc_url_verifies_the_server_certificate() {
     );
     assert!(text.contains("certificate"), "{text}");
 }
+
+/// `[chain] ticket_broker` pins the contract funds go to: a Controller that
+/// names another TicketBroker (an upgrade, or a lying node) makes reads and
+/// deposit transactions refuse, before anything is signed; the right pin
+/// changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pinned_ticket_broker_refuses_another_one() {
+    let e = env().await;
+    let me = c_address();
+    let nonce = e.anvil.nonce(me).await;
+    let impostor = e.anvil.deploy_livepeer().await.ticket_broker;
+    assert_ne!(impostor, e.d.ticket_broker);
+    let mut pinned = config(&e.anvil.url(), &e.d);
+    pinned.ticket_broker = Some(impostor);
+    let client = ChainClient::new(&pinned).unwrap();
+    let err = client.resolve_contracts().await.unwrap_err();
+    assert_eq!(err.kind(), "ticket_broker_mismatch");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "the Controller at {} names TicketBroker {}, but [chain] ticket_broker pins {impostor}: refusing to read or fund it; if Livepeer upgraded the TicketBroker, check the new address and update ticket_broker, otherwise distrust the RPC node",
+            e.d.controller, e.d.ticket_broker
+        )
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let tx = Transactor::new(client, c7_signer(dir.path()));
+    let action = SenderTx::FundDeposit {
+        amount: eth("0.01eth"),
+    };
+    let err = tx.prepare(action, &TxOptions::default()).await.unwrap_err();
+    assert_eq!(err.kind(), "ticket_broker_mismatch", "{err}");
+    assert_eq!(e.anvil.nonce(me).await, nonce, "nothing was sent");
+    // The poller reports it and never publishes a view.
+    let handle = chain::start(&pinned, me).await.unwrap();
+    assert!(handle.view.snapshot().is_none());
+    assert_eq!(handle.view.last_error().unwrap().kind, "ticket_broker_mismatch");
+    // The right pin: business as usual.
+    pinned.ticket_broker = Some(e.d.ticket_broker);
+    let client = ChainClient::new(&pinned).unwrap();
+    assert_eq!(
+        client.resolve_contracts().await.unwrap().ticket_broker,
+        e.d.ticket_broker
+    );
+    let tx = Transactor::new(client, c7_signer(dir.path()));
+    tx.execute(action, &TxOptions::default()).await.unwrap();
+    assert_eq!(
+        e.client.sender_info(e.d.ticket_broker, me).await.unwrap().deposit,
+        eth("0.01eth")
+    );
+}

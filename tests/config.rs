@@ -239,3 +239,22 @@ fn a_present_backend_section_is_validated_even_when_unused() {
         "{e}"
     );
 }
+
+#[test]
+fn chain_ticket_broker_pin() {
+    let c = load(
+        &format!("{KS}[chain]\nrpc_url = \"http://127.0.0.1:8545\"\nticket_broker = \"0xa8bB618B1520E284046F3dFc448851A1Ff26e41B\"\n"),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        c.chain.unwrap().ticket_broker.unwrap().to_string(),
+        "0xa8bB618B1520E284046F3dFc448851A1Ff26e41B"
+    );
+    let e = load(
+        &format!("{KS}[chain]\nrpc_url = \"http://127.0.0.1:8545\"\nticket_broker = \"0x0000000000000000000000000000000000000000\"\n"),
+        &[],
+    )
+    .unwrap_err();
+    assert!(e.contains("ticket_broker"), "{e}");
+}

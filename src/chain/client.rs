@@ -382,10 +382,25 @@ impl ChainClient {
         Ok(addr)
     }
 
+    /// The TicketBroker the Controller names, which must be `[chain]
+    /// ticket_broker` when that is set: every read of sender info and every
+    /// deposit transaction goes through here.
+    pub async fn ticket_broker(&self) -> Result<Address, ChainError> {
+        let found = self.contract_address("TicketBroker").await?;
+        match self.config.ticket_broker {
+            Some(expected) if expected != found => Err(ChainError::TicketBrokerMismatch {
+                controller: self.config.controller,
+                expected,
+                found,
+            }),
+            _ => Ok(found),
+        }
+    }
+
     /// TicketBroker and RoundsManager, from the Controller.
     pub async fn resolve_contracts(&self) -> Result<Contracts, ChainError> {
         // One after the other, so the error names the same contract every time.
-        let ticket_broker = self.contract_address("TicketBroker").await?;
+        let ticket_broker = self.ticket_broker().await?;
         let rounds_manager = self.contract_address("RoundsManager").await?;
         Ok(Contracts {
             controller: self.config.controller,

@@ -35,6 +35,12 @@ pub struct ChainConfig {
     /// When set, refuse to run if the node reports another chain id.
     #[serde(default)]
     pub chain_id: Option<u64>,
+    /// When set, the TicketBroker the Controller names must be this address:
+    /// reads and deposit transactions are refused otherwise (pins the
+    /// contract that funds are sent to against a lying node; a Livepeer
+    /// upgrade then needs this key updated).
+    #[serde(default)]
+    pub ticket_broker: Option<Address>,
     /// How often the chain is read (go-livepeer's `-blockPollingInterval`).
     #[serde(default = "default_poll_interval_ms")]
     pub poll_interval_ms: u64,
@@ -84,6 +90,7 @@ impl std::fmt::Debug for ChainConfig {
             .field("rpc_url", &self.redacted_rpc_url())
             .field("controller", &self.controller)
             .field("chain_id", &self.chain_id)
+            .field("ticket_broker", &self.ticket_broker)
             .field("poll_interval_ms", &self.poll_interval_ms)
             .field("request_timeout_ms", &self.request_timeout_ms)
             .field("max_staleness_ms", &self.max_staleness_ms)
@@ -98,6 +105,7 @@ impl ChainConfig {
             rpc_url: rpc_url.into(),
             controller: default_controller(),
             chain_id: None,
+            ticket_broker: None,
             poll_interval_ms: default_poll_interval_ms(),
             request_timeout_ms: default_request_timeout_ms(),
             max_staleness_ms: default_max_staleness_ms(),
@@ -111,6 +119,12 @@ impl ChainConfig {
             return Err(bad(
                 "controller",
                 "must be a non-zero address (the Livepeer Controller contract)",
+            ));
+        }
+        if self.ticket_broker == Some(Address::ZERO) {
+            return Err(bad(
+                "ticket_broker",
+                "must be the TicketBroker's non-zero address, or be left out",
             ));
         }
         if self.chain_id == Some(0) {

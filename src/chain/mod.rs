@@ -30,7 +30,7 @@ pub use snapshot::{spawn, start, ChainHandle, ChainMetrics, ChainView, Fault, Po
 pub use tx::{PreparedTx, SenderTx, Transactor, TxOptions, TxOutcome};
 
 /// Every error kind [`ChainError::kind`] returns, for pre-registering metric labels.
-pub const ERROR_KINDS: [&str; 15] = [
+pub const ERROR_KINDS: [&str; 16] = [
     "config",
     "timeout",
     "connect",
@@ -40,6 +40,7 @@ pub const ERROR_KINDS: [&str; 15] = [
     "transport",
     "chain_id_mismatch",
     "zero_address",
+    "ticket_broker_mismatch",
     "missing_l1_block",
     "revert",
     "insufficient_funds",
@@ -127,6 +128,16 @@ pub enum ChainError {
         /// The Controller asked.
         controller: Address,
     },
+    /// The Controller names another TicketBroker than `[chain] ticket_broker`.
+    #[error("the Controller at {controller} names TicketBroker {found}, but [chain] ticket_broker pins {expected}: refusing to read or fund it; if Livepeer upgraded the TicketBroker, check the new address and update ticket_broker, otherwise distrust the RPC node")]
+    TicketBrokerMismatch {
+        /// The Controller asked.
+        controller: Address,
+        /// `[chain] ticket_broker`.
+        expected: Address,
+        /// What the Controller returned.
+        found: Address,
+    },
     /// An Arbitrum chain's block has no `l1BlockNumber`.
     #[error("block {block} of chain {chain_id} has no l1BlockNumber: chain {chain_id} is an Arbitrum chain, whose blocks always carry it; is rpc_url an Arbitrum node?")]
     MissingL1BlockNumber {
@@ -184,6 +195,7 @@ impl ChainError {
             ChainError::Transport { .. } => "transport",
             ChainError::ChainIdMismatch { .. } => "chain_id_mismatch",
             ChainError::ContractNotRegistered { .. } => "zero_address",
+            ChainError::TicketBrokerMismatch { .. } => "ticket_broker_mismatch",
             ChainError::MissingL1BlockNumber { .. } => "missing_l1_block",
             ChainError::Reverted { .. } => "revert",
             ChainError::InsufficientFunds { .. } => "insufficient_funds",

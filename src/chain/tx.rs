@@ -231,7 +231,7 @@ impl Transactor {
             .value()
             .ok_or_else(|| ChainError::InvalidTx("deposit + reserve exceeds 2^256-1 wei".into()))?;
         let chain_id = c.checked_chain_id().await?;
-        let ticket_broker = c.contract_address("TicketBroker").await?;
+        let ticket_broker = c.ticket_broker().await?;
         let input = action.calldata();
         let request = TransactionRequest {
             from: Some(from),
