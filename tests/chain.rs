@@ -19,7 +19,7 @@ use livepeer_signer::chain::{
 };
 use livepeer_signer::keys::keystore::KeystoreBackend;
 use livepeer_signer::signer::Signer;
-use support::anvil::{Anvil, Deployed, TestTicketBroker, UNLOCK_PERIOD};
+use support::anvil::{info, Anvil, Deployed, TestTicketBroker, UNLOCK_PERIOD};
 use support::rpc_proxy::{Mode, RpcProxy};
 
 const ETH: u128 = 1_000_000_000_000_000_000;
@@ -86,15 +86,6 @@ fn event<E: SolEvent>(r: &TransactionReceipt) -> E {
         .collect();
     assert_eq!(logs.len(), 1, "expected one {} log in {r:?}", E::SIGNATURE);
     E::decode_log_data(&logs[0].inner.data).unwrap()
-}
-
-fn info(deposit: U256, reserve: U256, withdraw_round: U256) -> SenderInfo {
-    SenderInfo {
-        deposit,
-        withdraw_round,
-        reserve,
-        claimed_in_current_round: U256::ZERO,
-    }
 }
 
 async fn wait_until<F: Fn() -> bool>(what: &str, limit: Duration, f: F) {

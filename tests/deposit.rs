@@ -29,7 +29,7 @@ use livepeer_signer::chain::bindings::ITicketBroker;
 use livepeer_signer::chain::{parse_amount, ChainClient, ChainConfig, SenderInfo};
 use livepeer_signer::eth::units::format_eth;
 use serde_json::json;
-use support::anvil::{Anvil, Deployed, UNLOCK_PERIOD};
+use support::anvil::{info, Anvil, Deployed, UNLOCK_PERIOD};
 use support::{bin, run, Daemon, C1_BODY, C_ADDRESS};
 
 fn eth(s: &str) -> U256 {
@@ -38,15 +38,6 @@ fn eth(s: &str) -> U256 {
 
 fn me() -> Address {
     C_ADDRESS.parse().unwrap()
-}
-
-fn info(deposit: U256, reserve: U256, withdraw_round: U256) -> SenderInfo {
-    SenderInfo {
-        deposit,
-        withdraw_round,
-        reserve,
-        claimed_in_current_round: U256::ZERO,
-    }
 }
 
 /// A port nothing listens on (bound, read, released).

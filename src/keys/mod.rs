@@ -81,7 +81,7 @@ pub enum BackendError {
         feature: &'static str,
     },
     /// A blocking task running backend I/O panicked or was cancelled.
-    #[error("the {what} task failed")]
+    #[error("the {what} task failed (a panic or a shutdown, not a key problem): see the log above; if it was not a shutdown, restart the signer and report the log")]
     Task {
         /// What the task did.
         what: &'static str,

@@ -382,3 +382,13 @@ impl Drop for Anvil {
         }
     }
 }
+
+/// The sender info the tests expect: no reserve claimed this round.
+pub fn info(deposit: U256, reserve: U256, withdraw_round: U256) -> livepeer_signer::chain::SenderInfo {
+    livepeer_signer::chain::SenderInfo {
+        deposit,
+        withdraw_round,
+        reserve,
+        claimed_in_current_round: U256::ZERO,
+    }
+}

@@ -98,7 +98,7 @@ pub enum KeystoreError {
     #[error("local ECDSA signing failed: {0}")]
     Sign(k256::ecdsa::Error),
     /// The blocking task (KDF, file I/O) panicked or was cancelled.
-    #[error("the keystore task failed")]
+    #[error("the keystore task failed (a panic or a shutdown, not a wrong password): see the log above; if it was not a shutdown, retry and report the log")]
     Task(#[source] tokio::task::JoinError),
 }
 

@@ -86,7 +86,12 @@ pub fn elapsed_secs(now: GoTime, last: GoTime) -> f64 {
     secs as f64 + nsec as f64 / 1e9
 }
 
-/// Billable units for a call `secs` after the previous one (step 15):
+/// Billable units for a call `secs` after the previous one (step 15). The
+/// only float arithmetic of the money path, on purpose: go-livepeer computes
+/// these units in float64 and truncates (spec §8), and the O bills by the
+/// same rule, so the units must match Go's bit for bit; everything after
+/// them (fee, EV, balance) is exact rationals.
+///
 /// lv2v `trunc(27 648 000 × secs)` pixels (60 s if `secs <= 0`), live
 /// `ceil(secs)` seconds (10 s if `secs <= 0`), fixed 1, untyped `in_pixels`.
 pub fn billable_units(kind: PaymentType, in_pixels: i64, secs: f64) -> Result<i64, NoBillableUnits> {
