@@ -12,6 +12,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use alloy_primitives::U256;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -46,6 +47,14 @@ pub struct TokenConfig {
     pub file: Option<PathBuf>,
     /// What the token may do; default `["orchestrator-info"]`.
     pub scopes: Option<Vec<Scope>>,
+    /// Largest expected value of the tickets signed for this token over a
+    /// sliding minute, in wei (decimal string). Per process (per replica).
+    #[serde(default, deserialize_with = "de_opt_wei")]
+    pub max_ev_per_minute: Option<U256>,
+}
+
+fn de_opt_wei<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<U256>, D::Error> {
+    crate::config::de_wei(d).map(Some)
 }
 
 /// Where a token's hash comes from, after validation.
@@ -129,17 +138,22 @@ pub enum Scope {
     /// transactions (they move the key's ETH).
     #[serde(rename = "admin")]
     Admin,
+    /// `POST /generate-live-payment`: probabilistic-micropayment tickets
+    /// drawn on the key's TicketBroker deposit.
+    #[serde(rename = "live-payment")]
+    LivePayment,
 }
 
 impl Scope {
     /// Every scope.
-    pub const ALL: [Scope; 6] = [
+    pub const ALL: [Scope; 7] = [
         Scope::OrchestratorInfo,
         Scope::EthSign,
         Scope::EthSignTypedData,
         Scope::EthSignTransaction,
         Scope::RawSign,
         Scope::Admin,
+        Scope::LivePayment,
     ];
 
     /// The spelling used in config and messages.
@@ -151,6 +165,7 @@ impl Scope {
             Scope::EthSignTransaction => "eth_signTransaction",
             Scope::RawSign => "raw_sign",
             Scope::Admin => "admin",
+            Scope::LivePayment => "live-payment",
         }
     }
 }
@@ -184,6 +199,8 @@ pub struct Caller {
     pub name: String,
     /// Its scopes (all when authentication is off).
     pub scopes: Scopes,
+    /// Its `max_ev_per_minute` spend limit in wei, if any.
+    pub max_ev_per_minute: Option<U256>,
 }
 
 /// A caller lacks a scope.
@@ -202,6 +219,7 @@ impl Caller {
         Caller {
             name: "-".into(),
             scopes: Scopes::all(),
+            max_ev_per_minute: None,
         }
     }
 
@@ -223,6 +241,7 @@ struct Entry {
     name: String,
     hash: [u8; 32],
     scopes: Scopes,
+    max_ev_per_minute: Option<U256>,
 }
 
 /// The configured tokens. Cheap to swap on reload.
@@ -312,6 +331,7 @@ impl Tokens {
                 name: t.name.clone(),
                 hash,
                 scopes: t.scope_set(),
+                max_ev_per_minute: t.max_ev_per_minute,
             });
         }
         Ok(Tokens { entries })
@@ -351,6 +371,7 @@ impl Tokens {
             .map(|e| Caller {
                 name: e.name.clone(),
                 scopes: e.scopes,
+                max_ev_per_minute: e.max_ev_per_minute,
             })
             .ok_or(AuthFailure::UnknownToken)
     }
@@ -408,6 +429,32 @@ pub fn check_exposure(
     Ok(())
 }
 
+/// A listener that would let anyone on the network mint tickets.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "refusing to serve /generate-live-payment on {listen} without authentication: payments mint \
+     tickets drawn on the key's TicketBroker deposit; add [[auth.tokens]] with scopes including \
+     \"live-payment\", configure [payments.webhook], or listen on a loopback address"
+)]
+pub struct PaymentsExposed {
+    /// `[server] listen`.
+    pub listen: SocketAddr,
+}
+
+/// With payments on, refuses a non-loopback listener that has neither
+/// tokens nor an auth webhook, whatever `allow_unauthenticated` says (it
+/// moves money; go-livepeer #3959 refuses the same without a webhook).
+pub fn check_payments_exposure(
+    listen: SocketAddr,
+    tokens: &Tokens,
+    webhook: bool,
+) -> Result<(), PaymentsExposed> {
+    if tokens.is_empty() && !webhook && !listen.ip().is_loopback() {
+        return Err(PaymentsExposed { listen });
+    }
+    Ok(())
+}
+
 /// An admin listener that would let anyone on the network move the key's ETH.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
@@ -429,9 +476,123 @@ pub fn check_admin_exposure(listen: SocketAddr, tokens: &Tokens) -> Result<(), A
     Ok(())
 }
 
+/// The window of `max_ev_per_minute`.
+pub const SPEND_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// A token's payments would exceed its `max_ev_per_minute`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "token {token:?} would exceed its spend limit max_ev_per_minute = {limit} wei: {spent} wei of \
+     ticket EV signed in the last minute, this payment adds {adding}; retry later or raise the \
+     limit in [[auth.tokens]]"
+)]
+pub struct SpendLimitExceeded {
+    /// The token name.
+    pub token: String,
+    /// The limit, wei.
+    pub limit: U256,
+    /// EV already signed in the window, wei (rounded up).
+    pub spent: String,
+    /// This payment's EV, wei (rounded up).
+    pub adding: String,
+}
+
+/// Per-token spend limits: the EV of tickets signed for each token over a
+/// sliding minute, in this process. A payment reserves its EV before it is
+/// signed ([`SpendLimits::reserve`]) and gives it back if signing fails
+/// ([`SpendLimits::release`]).
+#[derive(Debug, Default)]
+pub struct SpendLimits {
+    windows: std::sync::Mutex<std::collections::HashMap<String, Window>>,
+}
+
+#[derive(Debug, Default)]
+struct Window {
+    entries: std::collections::VecDeque<(std::time::Instant, u64, crate::livepeer::payment::Rat)>,
+    sum: crate::livepeer::payment::Rat,
+}
+
+impl Window {
+    fn prune(&mut self, now: std::time::Instant) {
+        while let Some((at, _, ev)) = self.entries.front() {
+            if now.duration_since(*at) < SPEND_WINDOW {
+                break;
+            }
+            self.sum = &self.sum - ev;
+            self.entries.pop_front();
+        }
+    }
+}
+
+/// A reserved share of a token's spend limit (see [`SpendLimits::release`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reservation {
+    token: String,
+    id: u64,
+}
+
+impl SpendLimits {
+    /// Reserves `ev` wei for `caller` at `now`, or refuses when the EV
+    /// signed for it in the last minute plus `ev` would exceed its limit
+    /// (equality is allowed). `Ok(None)` for a caller without a limit.
+    pub fn reserve(
+        &self,
+        caller: &Caller,
+        ev: &crate::livepeer::payment::Rat,
+        now: std::time::Instant,
+    ) -> Result<Option<Reservation>, SpendLimitExceeded> {
+        use crate::livepeer::payment::Rat;
+        let Some(limit) = caller.max_ev_per_minute else {
+            return Ok(None);
+        };
+        let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        let w = windows.entry(caller.name.clone()).or_default();
+        w.prune(now);
+        let total = &w.sum + ev;
+        if total > Rat::from_u256(limit) {
+            return Err(SpendLimitExceeded {
+                token: caller.name.clone(),
+                limit,
+                spent: w.sum.ceil().to_string(),
+                adding: ev.ceil().to_string(),
+            });
+        }
+        let id = w.entries.back().map_or(0, |(_, id, _)| id + 1);
+        w.entries.push_back((now, id, ev.clone()));
+        w.sum = total;
+        Ok(Some(Reservation {
+            token: caller.name.clone(),
+            id,
+        }))
+    }
+
+    /// Gives a reservation back (the payment was not signed after all).
+    pub fn release(&self, reservation: Reservation) {
+        let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(w) = windows.get_mut(&reservation.token) {
+            if let Some(i) = w.entries.iter().position(|(_, id, _)| *id == reservation.id) {
+                if let Some((_, _, ev)) = w.entries.remove(i) {
+                    w.sum = &w.sum - &ev;
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn payments_need_tokens_or_a_webhook_off_loopback() {
+        let none = Tokens::default();
+        let public: SocketAddr = "10.0.0.5:8935".parse().unwrap();
+        let e = check_payments_exposure(public, &none, false).unwrap_err();
+        assert!(e.to_string().contains("live-payment"), "{e}");
+        assert!(check_payments_exposure(public, &none, true).is_ok());
+        assert!(check_payments_exposure("127.0.0.1:8935".parse().unwrap(), &none, false).is_ok());
+        assert!(check_payments_exposure("[::1]:8935".parse().unwrap(), &none, false).is_ok());
+    }
 
     #[test]
     fn admin_listener_needs_tokens_off_loopback() {
@@ -444,6 +605,7 @@ mod tests {
                 name: "ch".into(),
                 hash: token_sha256("t"),
                 scopes: Scopes::from_iter([Scope::Admin]),
+                max_ev_per_minute: None,
             }],
         };
         assert!(check_admin_exposure(public, &some).is_ok());
@@ -454,6 +616,7 @@ mod tests {
             name: name.into(),
             hash: token_sha256(token),
             scopes,
+            max_ev_per_minute: None,
         };
         Tokens {
             entries: vec![
@@ -499,6 +662,68 @@ mod tests {
             b.require(Scope::OrchestratorInfo).unwrap_err().to_string(),
             "token \"b\" lacks the scope \"orchestrator-info\"; add it to the token's `scopes` in [[auth.tokens]]"
         );
+    }
+
+    #[test]
+    fn spend_limit_slides_over_a_minute() {
+        use crate::livepeer::payment::Rat;
+        use std::time::{Duration, Instant};
+        let limits = SpendLimits::default();
+        let caller = Caller {
+            name: "gw".into(),
+            scopes: Scopes::all(),
+            max_ev_per_minute: Some(U256::from(100)),
+        };
+        let t0 = Instant::now();
+        let ev = |n: i64| Rat::from_integer(n);
+        assert!(limits
+            .reserve(&Caller::anonymous(), &ev(1_000_000), t0)
+            .unwrap()
+            .is_none());
+        let a = limits.reserve(&caller, &ev(60), t0).unwrap().unwrap();
+        // 60 + 40 = 100: equality allowed; then one more wei is refused.
+        limits
+            .reserve(&caller, &ev(40), t0 + Duration::from_secs(30))
+            .unwrap();
+        let e = limits
+            .reserve(&caller, &Rat::parse("1/2").unwrap(), t0 + Duration::from_secs(31))
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "token \"gw\" would exceed its spend limit max_ev_per_minute = 100 wei: 100 wei of ticket EV \
+             signed in the last minute, this payment adds 1; retry later or raise the limit in [[auth.tokens]]"
+        );
+        // The first 60 leave the window at t0 + 60 s.
+        limits
+            .reserve(&caller, &ev(60), t0 + Duration::from_secs(60))
+            .unwrap();
+        assert!(limits
+            .reserve(&caller, &ev(1), t0 + Duration::from_secs(61))
+            .is_err());
+        // A released reservation frees its share.
+        let _ = a;
+        let b = limits
+            .reserve(
+                &Caller {
+                    name: "other".into(),
+                    ..caller.clone()
+                },
+                &ev(100),
+                t0,
+            )
+            .unwrap()
+            .unwrap();
+        limits.release(b);
+        limits
+            .reserve(
+                &Caller {
+                    name: "other".into(),
+                    ..caller.clone()
+                },
+                &ev(100),
+                t0,
+            )
+            .unwrap();
     }
 
     #[test]

@@ -55,6 +55,24 @@ pub struct Metrics {
     pub chain_rpc_errors: IntCounterVec,
     /// `admin_transactions_total{function, outcome}`: admin-listener transactions.
     pub admin_transactions: IntCounterVec,
+    /// `payments_total{status}`: `/generate-live-payment` answers by HTTP status.
+    pub payments: IntCounterVec,
+    /// `payment_tickets_total`: tickets signed and returned.
+    pub payment_tickets: prometheus::IntCounter,
+    /// `payment_ev_wei_total`: expected value of the tickets returned, wei.
+    pub payment_ev_wei: prometheus::Counter,
+    /// `payment_fees_wei_total`: fees billed (at the sessions' initial prices), wei.
+    pub payment_fees_wei: prometheus::Counter,
+    /// `payment_duration_seconds{outcome}`: request latency (`ok` or `refused`).
+    pub payment_duration: HistogramVec,
+    /// `webhook_duration_seconds`: auth webhook call latency.
+    pub webhook_duration: prometheus::Histogram,
+    /// `webhook_failures_total{kind}`: webhook calls that failed (`transport`,
+    /// `timeout`, `http_status`, `invalid_response`, `invalid_status`) or
+    /// refused (`rejected`).
+    pub webhook_failures: IntCounterVec,
+    /// `spend_limit_refusals_total{token}`: payments refused by `max_ev_per_minute`.
+    pub spend_limit_refusals: IntCounterVec,
     hooks: Mutex<Vec<ScrapeHook>>,
 }
 
@@ -175,6 +193,61 @@ impl Metrics {
                 &["function", "outcome"],
             )
             .unwrap(),
+            payments: IntCounterVec::new(
+                opts("payments_total", "/generate-live-payment answers by HTTP status"),
+                &["status"],
+            )
+            .unwrap(),
+            payment_tickets: prometheus::IntCounter::with_opts(opts(
+                "payment_tickets_total",
+                "Tickets signed and returned by /generate-live-payment",
+            ))
+            .unwrap(),
+            payment_ev_wei: prometheus::Counter::with_opts(opts(
+                "payment_ev_wei_total",
+                "Expected value of the tickets returned, wei",
+            ))
+            .unwrap(),
+            payment_fees_wei: prometheus::Counter::with_opts(opts(
+                "payment_fees_wei_total",
+                "Fees billed by /generate-live-payment at the sessions' initial prices, wei",
+            ))
+            .unwrap(),
+            payment_duration: HistogramVec::new(
+                HistogramOpts::from(opts(
+                    "payment_duration_seconds",
+                    "/generate-live-payment latency by outcome (ok, refused)",
+                ))
+                .buckets(vec![
+                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                ]),
+                &["outcome"],
+            )
+            .unwrap(),
+            webhook_duration: prometheus::Histogram::with_opts(
+                HistogramOpts::from(opts("webhook_duration_seconds", "Auth webhook call latency")).buckets(
+                    vec![
+                        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                    ],
+                ),
+            )
+            .unwrap(),
+            webhook_failures: IntCounterVec::new(
+                opts(
+                    "webhook_failures_total",
+                    "Auth webhook calls that failed or refused, by kind",
+                ),
+                &["kind"],
+            )
+            .unwrap(),
+            spend_limit_refusals: IntCounterVec::new(
+                opts(
+                    "spend_limit_refusals_total",
+                    "Payments refused by a token's max_ev_per_minute",
+                ),
+                &["token"],
+            )
+            .unwrap(),
             hooks: Mutex::new(Vec::new()),
             registry,
         };
@@ -198,6 +271,14 @@ impl Metrics {
             Box::new(m.chain_fresh.clone()),
             Box::new(m.chain_rpc_errors.clone()),
             Box::new(m.admin_transactions.clone()),
+            Box::new(m.payments.clone()),
+            Box::new(m.payment_tickets.clone()),
+            Box::new(m.payment_ev_wei.clone()),
+            Box::new(m.payment_fees_wei.clone()),
+            Box::new(m.payment_duration.clone()),
+            Box::new(m.webhook_duration.clone()),
+            Box::new(m.webhook_failures.clone()),
+            Box::new(m.spend_limit_refusals.clone()),
         ] {
             m.registry.register(c).expect("metric names are unique");
         }

@@ -154,6 +154,48 @@ impl Signer {
         result
     }
 
+    /// Signs every 32-byte digest as is (no prefix, no hashing), each into
+    /// the canonical self-checked `r‖s‖v` of [`Signer::sign_digest`], in
+    /// input order. The signatures are made concurrently, one task each on
+    /// the current tokio runtime (parallel KMS requests, the PKCS#11
+    /// session pool, keystore signing on every core); the first failure
+    /// fails the batch and cancels what has not finished.
+    pub async fn sign_batch(&self, digests: &[[u8; 32]]) -> Result<Vec<RecoverableSignature>, SignError> {
+        let mut tasks: Vec<_> = digests
+            .iter()
+            .map(|d| {
+                let (signer, digest) = (self.clone(), *d);
+                tokio::spawn(async move { signer.sign_digest(&digest).await })
+            })
+            .collect();
+        let mut out = Vec::with_capacity(tasks.len());
+        let mut failure = None;
+        for task in tasks.iter_mut() {
+            match task.await {
+                Ok(Ok(sig)) => out.push(sig),
+                Ok(Err(e)) => failure = Some(e),
+                Err(join) => {
+                    failure = Some(SignError::Backend {
+                        backend: self.inner.backend.kind(),
+                        error: BackendError::task("batch signing", join),
+                    })
+                }
+            }
+            if failure.is_some() {
+                break;
+            }
+        }
+        match failure {
+            Some(e) => {
+                for task in &tasks {
+                    task.abort();
+                }
+                Err(e)
+            }
+            None => Ok(out),
+        }
+    }
+
     /// go-livepeer's `Eth.Sign(msg)`: signs `TextHash(msg)` (EIP-191
     /// `personal_sign`) and returns `r‖s‖v` with `v ∈ {27, 28}`.
     pub async fn sign_text(&self, msg: &[u8]) -> Result<RecoverableSignature, SignError> {

@@ -153,6 +153,7 @@ async fn scopes_are_enforced_per_method() {
     let only = |s: Scope| Caller {
         name: "t".into(),
         scopes: Scopes::from_iter([s]),
+        max_ev_per_minute: None,
     };
     let typed = support::web3::mail_typed_data();
     let calls = [

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use super::{init_background_logging, load_config, Failure};
-use crate::access::{check_admin_exposure, check_exposure, Tokens};
+use crate::access::{check_admin_exposure, check_exposure, check_payments_exposure, Tokens};
 use crate::config::{Config, ConfigSource};
 use crate::keys;
 use crate::livepeer::orch_info::OrchInfoSignature;
@@ -35,6 +35,13 @@ pub(super) fn preflight(config: &Config) -> Result<Preflight, Failure> {
         .map_err(Failure::config)?;
     if let Some(admin) = &config.admin {
         check_admin_exposure(admin.listen, &tokens).map_err(Failure::config)?;
+    }
+    if config.chain.is_some() {
+        let webhook = config.payments.as_ref().and_then(|p| p.webhook.as_ref());
+        check_payments_exposure(config.server.listen, &tokens, webhook.is_some()).map_err(Failure::config)?;
+        if let Some(w) = webhook {
+            w.load_headers().map_err(Failure::config)?;
+        }
     }
     let tls = match &config.server.tls {
         Some(files) => Some(ReloadableTls::load(files).map_err(Failure::config)?),
@@ -87,6 +94,15 @@ pub(super) async fn run(config_path: Option<&Path>) -> Result<(), Failure> {
             tracing::info!(rpc = %cfg.redacted_rpc_url(), controller = %cfg.controller, "chain view starting");
             export_chain_metrics(handle.view.clone());
             state.chain = Some(handle.view.clone());
+            let payments = config.payments.clone().unwrap_or_default();
+            let service =
+                crate::livepeer::payment::PaymentService::new(signer.clone(), payments, handle.view.clone())
+                    .map_err(Failure::config)?;
+            tracing::info!(
+                webhook = service.has_webhook(),
+                "live payments on: POST /generate-live-payment"
+            );
+            state.payments = Some(Arc::new(service));
             Some(handle)
         }
         None => {
@@ -229,6 +245,8 @@ enum TokenReload {
     Exposed(#[from] crate::access::Exposed),
     #[error(transparent)]
     AdminExposed(#[from] crate::access::AdminExposed),
+    #[error(transparent)]
+    PaymentsExposed(#[from] crate::access::PaymentsExposed),
 }
 
 /// SIGHUP: re-read the config and swap what can change safely (tokens, TLS files).
@@ -256,6 +274,10 @@ impl Reloader {
                 .map_err(TokenReload::from)?;
             if let Some(admin) = &current.admin {
                 check_admin_exposure(admin.listen, &t)?;
+            }
+            if current.chain.is_some() {
+                let webhook = current.payments.as_ref().is_some_and(|p| p.webhook.is_some());
+                check_payments_exposure(current.server.listen, &t, webhook)?;
             }
             Ok(t)
         });
@@ -299,6 +321,7 @@ impl Reloader {
             ("[web3signer]", new.web3signer != current.web3signer),
             ("[chain]", new.chain != current.chain),
             ("[admin]", new.admin != current.admin),
+            ("[payments]", new.payments != current.payments),
         ] {
             if differs {
                 tracing::warn!("reload: {what} changed; that needs a restart and was not applied");

@@ -14,10 +14,14 @@ use serde::{Deserialize, Deserializer};
 use crate::eth::Address;
 
 mod key;
+mod payments;
 
 pub use crate::access::{AuthConfig, Scope, TokenConfig};
 pub use key::{
     AwsKmsConfig, BackendKind, KeyConfig, KeySelector, KeystoreConfig, Pkcs11Config, TokenSelector,
+};
+pub use payments::{
+    pipeline_capability, CapabilityPrice, PaymentsConfig, WebhookConfig, WebhookHeadersError, PIPELINES,
 };
 
 /// The embedded development default: identical to `config/livepeer-signer.toml`.
@@ -53,6 +57,10 @@ pub struct Config {
     /// `[admin]`: the CLI-API-compatible listener for deposit management
     /// (needs `[chain]`). Off unless present.
     pub admin: Option<AdminConfig>,
+    /// `[payments]`: limits, ceilings and the auth webhook of
+    /// `/generate-live-payment` (on whenever `[chain]` is set; defaults are
+    /// go-livepeer's).
+    pub payments: Option<PaymentsConfig>,
 }
 
 /// `[admin]`: a listener compatible with the subset of go-livepeer's CLI
@@ -172,7 +180,7 @@ pub struct Web3SignerConfig {
 }
 
 /// A decimal number of wei, given as a string (TOML integers cannot hold 2^256).
-fn de_wei<'de, D: Deserializer<'de>>(d: D) -> Result<U256, D::Error> {
+pub(crate) fn de_wei<'de, D: Deserializer<'de>>(d: D) -> Result<U256, D::Error> {
     let s = String::deserialize(d)?;
     crate::eth::units::parse_wei(&s).map_err(|_| {
         serde::de::Error::custom(format!(
@@ -388,6 +396,14 @@ impl Config {
         self.log.validate()?;
         if let Some(chain) = &self.chain {
             chain.validate().map_err(|e| Invalid::new(e.to_string()))?;
+        }
+        if let Some(payments) = &self.payments {
+            if self.chain.is_none() {
+                return Err(Invalid::new(
+                    "[payments] needs [chain]: payments read the sender's deposit, reserve and rounds from the chain; add [chain] rpc_url",
+                ));
+            }
+            payments.validate()?;
         }
         if let Some(admin) = &self.admin {
             if self.chain.is_none() {

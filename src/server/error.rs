@@ -12,6 +12,12 @@ pub fn json_error(status: StatusCode, message: &str) -> HttpResponse {
         StatusCode::SERVICE_UNAVAILABLE => "Service Unavailable Error",
         _ => message,
     };
+    json_error_unmasked(status, message)
+}
+
+/// The envelope with `message` as is, even for 500/503: for answers whose
+/// message is an operator's instruction, not an internal detail.
+pub fn json_error_unmasked(status: StatusCode, message: &str) -> HttpResponse {
     let mut body = serde_json::to_vec(&serde_json::json!({ "error": { "message": message } }))
         .expect("a string always serialises");
     body.push(b'\n');

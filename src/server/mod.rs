@@ -49,6 +49,8 @@ pub struct AppState {
     pub web3signer: Option<Web3Signer>,
     /// The chain view, when `[chain]` is set (`/readyz` reports it).
     pub chain: Option<crate::chain::ChainView>,
+    /// `/generate-live-payment`, when `[chain]` is set.
+    pub payments: Option<Arc<crate::livepeer::payment::PaymentService>>,
 }
 
 impl AppState {
@@ -63,6 +65,7 @@ impl AppState {
             body_limit,
             web3signer: None,
             chain: None,
+            payments: None,
         }
     }
 

@@ -44,6 +44,11 @@ pub const SIGN_ORCHESTRATOR_INFO: Route = Route {
     path: "/sign-orchestrator-info",
     label: "sign_orchestrator_info",
 };
+/// `POST /generate-live-payment`.
+pub const GENERATE_LIVE_PAYMENT: Route = Route {
+    path: "/generate-live-payment",
+    label: "generate_live_payment",
+};
 /// `/healthz`.
 pub const HEALTHZ: Route = Route {
     path: "/healthz",
@@ -81,8 +86,9 @@ pub const ETH1_SIGN: Route = Route {
 };
 
 /// Every route, for the metrics label of a request path.
-pub const ROUTES: [Route; 8] = [
+pub const ROUTES: [Route; 9] = [
     SIGN_ORCHESTRATOR_INFO,
+    GENERATE_LIVE_PAYMENT,
     HEALTHZ,
     READYZ,
     METRICS_ROUTE,
@@ -107,6 +113,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, serve_metrics: bool, web3signer: 
                 web::resource(SIGN_ORCHESTRATOR_INFO.path)
                     .wrap(from_fn(require_token))
                     .route(web::post().to(sign_orchestrator_info))
+                    .default_service(web::to(|| async { error::method_not_allowed("POST") })),
+            )
+            .service(
+                web::resource(GENERATE_LIVE_PAYMENT.path)
+                    .wrap(from_fn(require_token))
+                    .route(web::post().to(generate_live_payment))
                     .default_service(web::to(|| async { error::method_not_allowed("POST") })),
             )
             .service(web::resource(HEALTHZ.path).to(healthz))
@@ -240,6 +252,52 @@ async fn sign_orchestrator_info(
     HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "application/json"))
         .body(state.orch_info.body_bytes())
+}
+
+/// `POST /generate-live-payment`: tickets, segment credentials and the
+/// signed state (spec §3), from [`crate::livepeer::payment::PaymentService`].
+/// Without `[chain]` it answers 503 naming the missing setting.
+async fn generate_live_payment(
+    req: HttpRequest,
+    caller: Caller,
+    state: web::Data<AppState>,
+    body: Body,
+) -> HttpResponse {
+    let Some(payments) = state.payments.clone() else {
+        METRICS.payments.with_label_values(&["503"]).inc();
+        return error::json_error_unmasked(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "live payments are off: this signer has no [chain] section; set [chain] rpc_url to a node of the Livepeer network and restart",
+        );
+    };
+    let headers: Vec<(String, String)> = req
+        .headers()
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    match payments.handle(&caller, &headers, &body.0).await {
+        Ok(body) => HttpResponse::Ok()
+            .insert_header((header::CONTENT_TYPE, "application/json"))
+            .body(body),
+        Err(refusal) => {
+            let status = StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let mut resp = error::json_error(status, &refusal.message);
+            if let Some(url) = refusal
+                .refresh_url
+                .as_deref()
+                .and_then(|u| HeaderValue::from_str(u).ok())
+            {
+                resp.headers_mut()
+                    .insert(header::HeaderName::from_static("livepeer-orchestrator-url"), url);
+            }
+            resp
+        }
+    }
 }
 
 /// The eth1 API, present whenever its routes are registered (a 404 otherwise).

@@ -40,18 +40,25 @@
 //! | 24 state bytes | [`RemotePaymentState::to_json`] |
 
 pub mod params;
+pub mod plan;
 pub mod price;
 pub mod rat;
+pub mod request;
+pub mod service;
 pub mod session;
 pub mod state;
 pub mod ticket;
+pub mod webhook;
 pub mod wire;
 
 pub use params::{
     validate_ticket_params, ChainInputs, InvalidTicketParams, Limits, SenderInfo, TicketParams,
 };
+pub use plan::{plan, Plan, PlanInputs, Refusal};
 pub use price::{stage_balance, BalanceUpdate, PaymentType, TicketCountError};
 pub use rat::{Rat, RatParseError};
+pub use request::PaymentRequest;
+pub use service::PaymentService;
 pub use state::{GoTime, RemotePaymentState, StateError};
 pub use ticket::{recipient_rand_hash, ticket_ev, win_prob_rat, Ticket, MAX_WIN_PROB};
 

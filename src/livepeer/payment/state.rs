@@ -352,7 +352,7 @@ fn parse_go_address(s: &str) -> Option<Address> {
 
 /// A JSON object's entries in document order (duplicates kept); `null` is
 /// no entries, as Go's `Unmarshal` of `null` into a struct is a no-op.
-struct Entries(Vec<(String, Value)>);
+pub(crate) struct Entries(pub(crate) Vec<(String, Value)>);
 
 impl<'de> serde::Deserialize<'de> for Entries {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
