@@ -280,7 +280,7 @@ async fn generate_live_payment(
             )
         })
         .collect();
-    match payments.handle(&caller, &headers, &body.0).await {
+    match payments.handle(caller, headers, body.0).await {
         Ok(body) => HttpResponse::Ok()
             .insert_header((header::CONTENT_TYPE, "application/json"))
             .body(body),

@@ -3,12 +3,12 @@
 //! webhook, `AuthID` binding), then sign (tickets, segment credentials,
 //! state) and encode the answer (spec §3.2).
 //!
-//! Nothing is signed before the caller is authorized. Signing runs on the
+//! Nothing is signed before the caller is authorized. Requests run on the
 //! runtime the service was built on (the daemon's multi-threaded runtime),
 //! never on an HTTP worker.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use base64::Engine;
@@ -114,9 +114,31 @@ impl PaymentService {
 
     /// Answers one request: the 200 body (`{"payment","segCreds","state"}`
     /// + `\n`) or the refusal. `headers` are the caller's request headers
-    /// (for the webhook and `Signer-Auth-Id`). Records metrics and one
-    /// audit line either way.
+    /// (for the webhook and `Signer-Auth-Id`). The whole request (state
+    /// verification, planning, webhook, signing) runs on the service's
+    /// runtime, off the HTTP workers. Records metrics and one audit line
+    /// either way.
     pub async fn handle(
+        self: &Arc<Self>,
+        caller: Caller,
+        headers: Vec<(String, String)>,
+        body: bytes::Bytes,
+    ) -> Result<Vec<u8>, Refusal> {
+        let this = self.clone();
+        self.runtime
+            .spawn(async move { this.handle_here(&caller, &headers, &body).await })
+            .await
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "payment task failed (a panic or a shutdown): answering 500");
+                Err(Refusal::new(
+                    500,
+                    "task_failed",
+                    format!("payment task failed: {e}"),
+                ))
+            })
+    }
+
+    async fn handle_here(
         &self,
         caller: &Caller,
         headers: &[(String, String)],
@@ -301,16 +323,10 @@ impl PaymentService {
         if cached.is_none() {
             digests.push(wire::seg_creds_digest(&plan.manifest_id));
         }
-        let signer = self.signer.clone();
-        let sigs = self
-            .runtime
-            .spawn(async move { signer.sign_batch(&digests).await })
-            .await
-            .map_err(|e| Refusal::new(500, "signing_failed", format!("signing task failed: {e}")))?
-            .map_err(|e| {
-                tracing::error!(error = %e, "payment not signed");
-                Refusal::new(500, "signing_failed", e.to_string())
-            })?;
+        let sigs = self.signer.sign_batch(&digests).await.map_err(|e| {
+            tracing::error!(error = %e, "payment not signed");
+            Refusal::new(500, "signing_failed", e.to_string())
+        })?;
         let n = plan.tickets.len();
         let state_sig = sigs[n];
         let seg_sig = match cached {
