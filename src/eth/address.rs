@@ -43,7 +43,16 @@ impl Address {
     /// `keccak256(uncompressed_pubkey[1..])[12..]`.
     pub fn from_public_key(key: &VerifyingKey) -> Self {
         let point = key.to_encoded_point(false);
-        let hash = keccak256(&point.as_bytes()[1..]);
+        Self::from_uncompressed_bytes(point.as_bytes())
+    }
+
+    /// The address of an uncompressed SEC1 public key `04‖X‖Y`.
+    pub fn from_uncompressed(point: &[u8; 65]) -> Self {
+        Self::from_uncompressed_bytes(point)
+    }
+
+    fn from_uncompressed_bytes(point: &[u8]) -> Self {
+        let hash = keccak256(&point[1..]);
         let mut out = [0u8; 20];
         out.copy_from_slice(&hash[12..]);
         Address(out)

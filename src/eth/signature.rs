@@ -110,10 +110,38 @@ fn s_is_low(s: &[u8]) -> bool {
     s <= HALF_ORDER.as_slice()
 }
 
+/// The process's libsecp256k1 context (signing and verification),
+/// randomized once at first use against side channels.
+pub(crate) fn secp() -> &'static secp256k1::Secp256k1<secp256k1::All> {
+    static CTX: std::sync::LazyLock<secp256k1::Secp256k1<secp256k1::All>> = std::sync::LazyLock::new(|| {
+        let mut ctx = secp256k1::Secp256k1::new();
+        ctx.seeded_randomize(&rand::random::<[u8; 32]>());
+        ctx
+    });
+    &CTX
+}
+
 /// Recovers the signer's address from a 65-byte signature over a 32-byte
 /// digest (the digest is used as is, nothing is hashed), after checking
-/// go-livepeer's rules: length 65, `s ≤ n/2`, `v ∈ {27, 28}`.
+/// go-livepeer's rules: length 65, `s ≤ n/2`, `v ∈ {27, 28}`. The recovery
+/// is libsecp256k1's `secp256k1_ecdsa_recover`, the function go-ethereum's
+/// `Ecrecover` (and so go-livepeer's `VerifySig`) calls; `r` or `s` of 0 or
+/// ≥ n do not recover.
 pub fn recover_digest(digest: &[u8; 32], sig: &[u8]) -> Result<Address, VerifyError> {
+    let sig = RecoverableSignature::parse(sig)?;
+    let bytes = sig.as_bytes();
+    let recid = secp256k1::ecdsa::RecoveryId::from_u8_masked(bytes[64] - 27);
+    let rs = secp256k1::ecdsa::RecoverableSignature::from_compact(&bytes[..64], recid)
+        .map_err(|_| VerifyError::Unrecoverable)?;
+    let key = secp()
+        .recover_ecdsa(secp256k1::Message::from_digest(*digest), &rs)
+        .map_err(|_| VerifyError::Unrecoverable)?;
+    Ok(Address::from_uncompressed(&key.serialize_uncompressed()))
+}
+
+/// [`recover_digest`] computed with k256 alone: the slow, independent
+/// reference the tests compare the fast path against.
+pub fn recover_digest_reference(digest: &[u8; 32], sig: &[u8]) -> Result<Address, VerifyError> {
     let sig = RecoverableSignature::parse(sig)?;
     let bytes = sig.as_bytes();
     let rs = Signature::from_slice(&bytes[..64]).map_err(|_| VerifyError::Unrecoverable)?;

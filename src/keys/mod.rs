@@ -32,6 +32,15 @@ pub trait KeyBackend: Send + Sync + 'static {
     /// and returns `(r, s)`. `s` may be high; there is no recovery id.
     async fn sign_digest(&self, digest: &[u8; 32]) -> Result<Signature, BackendError>;
 
+    /// [`KeyBackend::sign_digest`] plus, when the signing library computed
+    /// it anyway, the parity of `R.y` as a hint (`Some(y_odd)`). The hint
+    /// only orders the Signer's trial: the Signer still derives `v` by
+    /// verifying each candidate, so a wrong hint costs time, never a wrong
+    /// signature. Default: no hint.
+    async fn sign_digest_hinted(&self, digest: &[u8; 32]) -> Result<(Signature, Option<bool>), BackendError> {
+        Ok((self.sign_digest(digest).await?, None))
+    }
+
     /// A cheap liveness probe (session ping, `GetPublicKey`, …). Backends
     /// that cannot fail after opening return `Ok(())`.
     async fn probe(&self) -> Result<(), BackendError> {

@@ -15,7 +15,6 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
-use k256::ecdsa::signature::hazmat::PrehashSigner;
 use k256::ecdsa::{Signature, SigningKey, VerifyingKey};
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
@@ -188,9 +187,18 @@ pub fn scan_dir(dir: &Path) -> io::Result<Scan> {
 
 /// An unlocked key from a V3 key file.
 pub struct KeystoreBackend {
-    key: SigningKey,
+    key: SecretScalar,
     public_key: VerifyingKey,
     file: PathBuf,
+}
+
+/// The private key as libsecp256k1 holds it, erased on drop.
+struct SecretScalar(secp256k1::SecretKey);
+
+impl Drop for SecretScalar {
+    fn drop(&mut self) {
+        self.0.non_secure_erase();
+    }
 }
 
 impl std::fmt::Debug for KeystoreBackend {
@@ -260,8 +268,11 @@ impl KeystoreBackend {
     /// Wraps an in-memory key (tests and benchmarks).
     pub fn from_signing_key(key: SigningKey, file: PathBuf) -> Self {
         let public_key = *key.verifying_key();
+        let bytes = zeroize::Zeroizing::new(<[u8; 32]>::from(key.to_bytes()));
+        let secret = secp256k1::SecretKey::from_byte_array(*bytes)
+            .expect("a k256 signing key is a valid non-zero scalar");
         KeystoreBackend {
-            key,
+            key: SecretScalar(secret),
             public_key,
             file,
         }
@@ -287,12 +298,20 @@ impl KeyBackend for KeystoreBackend {
         &self.public_key
     }
 
-    /// RFC 6979 deterministic ECDSA over the digest as given: the same
-    /// `(r, s)` as go-ethereum's libsecp256k1 for the same key and digest.
+    /// RFC 6979 deterministic ECDSA over the digest as given, by
+    /// libsecp256k1 as go-ethereum signs: low `s`, byte-identical to
+    /// go-ethereum (and to k256's RFC 6979) for the same key and digest.
     async fn sign_digest(&self, digest: &[u8; 32]) -> Result<Signature, BackendError> {
-        self.key
-            .sign_prehash(digest)
-            .map_err(|e| KeystoreError::Sign(e).into())
+        self.sign_digest_hinted(digest).await.map(|(sig, _)| sig)
+    }
+
+    /// [`Self::sign_digest`] with libsecp256k1's recovery id as the parity hint.
+    async fn sign_digest_hinted(&self, digest: &[u8; 32]) -> Result<(Signature, Option<bool>), BackendError> {
+        let sig = crate::eth::secp()
+            .sign_ecdsa_recoverable(secp256k1::Message::from_digest(*digest), &self.key.0);
+        let (recid, rs) = sig.serialize_compact();
+        let sig = Signature::from_slice(&rs).map_err(|e| BackendError::from(KeystoreError::Sign(e)))?;
+        Ok((sig, Some(i32::from(recid) & 1 == 1)))
     }
 
     /// The key is in memory, so signing cannot fail; the probe reports
