@@ -111,6 +111,12 @@ impl AuthConfig {
                 )));
             }
             t.hash_source(i)?;
+            if t.max_ev_per_minute.is_some_and(|w| w.is_zero()) {
+                return Err(Invalid::new(format!(
+                    "{}: max_ev_per_minute = \"0\" would refuse every payment; give a positive number of wei, or leave it out for no limit",
+                    t.at(i)
+                )));
+            }
         }
         Ok(())
     }

@@ -68,8 +68,8 @@ pub struct Metrics {
     /// `webhook_duration_seconds`: auth webhook call latency.
     pub webhook_duration: prometheus::Histogram,
     /// `webhook_failures_total{kind}`: webhook calls that failed (`transport`,
-    /// `timeout`, `http_status`, `invalid_response`, `invalid_status`) or
-    /// refused (`rejected`).
+    /// `timeout`, `http_status`, `invalid_response`, `invalid_status`,
+    /// `invalid_max_price`) or refused (`rejected`).
     pub webhook_failures: IntCounterVec,
     /// `spend_limit_refusals_total{token}`: payments refused by `max_ev_per_minute`.
     pub spend_limit_refusals: IntCounterVec,

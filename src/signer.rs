@@ -165,8 +165,11 @@ impl Signer {
         let mut tasks: Vec<_> = digests
             .iter()
             .map(|d| {
+                use tracing::Instrument;
                 let (signer, digest) = (self.clone(), *d);
-                tokio::spawn(async move { signer.sign_digest(&digest).await })
+                tokio::spawn(
+                    async move { signer.sign_digest(&digest).await }.instrument(tracing::Span::current()),
+                )
             })
             .collect();
         let mut out = Vec::with_capacity(tasks.len());

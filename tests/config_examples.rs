@@ -205,3 +205,87 @@ fn examples_mention_every_key_of_their_sections() {
         );
     }
 }
+
+/// A `key = …` line, set or commented out.
+fn mentions_key(text: &str, key: &str) -> bool {
+    text.lines().any(|l| {
+        let l = l.trim_start().trim_start_matches('#').trim_start();
+        l.strip_prefix(key)
+            .is_some_and(|rest| rest.trim_start().starts_with('='))
+    })
+}
+
+/// config/payments.example.toml is the reference for `[payments]`, its
+/// subsections and the payment keys of `[[auth.tokens]]`.
+#[test]
+fn payments_example_mentions_every_key_of_its_sections() {
+    let text = std::fs::read_to_string(config_dir().join("payments.example.toml")).unwrap();
+    for key in [
+        // [payments]
+        "max_ticket_ev",
+        "max_total_ev",
+        "deposit_multiplier",
+        "max_price_per_unit",
+        // [[payments.max_price_per_capability]]
+        "pipeline",
+        "model",
+        "price_per_unit",
+        "pixels_per_unit",
+        // [payments.webhook]
+        "url",
+        "headers",
+        "headers_file",
+        "timeout_ms",
+        // [[auth.tokens]]
+        "scopes",
+        "max_ev_per_minute",
+        // [chain] (payments are on whenever it is set)
+        "rpc_url",
+    ] {
+        assert!(
+            mentions_key(&text, key),
+            "no `{key} = …` line (set or commented) in payments.example.toml"
+        );
+    }
+    for section in [
+        "[chain]",
+        "[payments]",
+        "[[payments.max_price_per_capability]]",
+        "[payments.webhook]",
+        "[[auth.tokens]]",
+    ] {
+        assert!(
+            text.lines().any(|l| l.trim() == section),
+            "section {section} missing from payments.example.toml"
+        );
+    }
+    assert!(
+        text.contains("scopes = [\"live-payment\"]"),
+        "a token with only the live-payment scope"
+    );
+}
+
+/// `check --offline` reads the webhook's `headers_file` as `serve` does.
+#[test]
+fn check_offline_reads_the_webhook_headers_file() {
+    let example = config_dir().join("payments.example.toml");
+    let tmp = tempfile::tempdir().unwrap();
+    let file = materialize(&example, tmp.path());
+    let headers = tmp.path().join("etc/livepeer-signer/webhook-headers");
+    std::fs::write(&headers, "Authorization Bearer no-colon\n").unwrap();
+    refused_saying(
+        &file,
+        &format!(
+            "[payments.webhook] headers_file {}: line 1 is not `Name: value`",
+            headers.display()
+        ),
+    );
+    std::fs::remove_file(&headers).unwrap();
+    refused_saying(
+        &file,
+        &format!(
+            "[payments.webhook] headers_file: file {}: No such file",
+            headers.display()
+        ),
+    );
+}

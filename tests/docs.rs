@@ -40,6 +40,7 @@ fn troubleshooting_table_quotes_the_real_messages() {
             pw.display().to_string()
         )
     };
+    const CHAIN: &str = "[chain]\nrpc_url = \"http://127.0.0.1:8545\"\n";
     let cases: Vec<(&str, String, &str, i32, &str)> = vec![
         (
             "unknown key",
@@ -103,6 +104,69 @@ fn troubleshooting_table_quotes_the_real_messages() {
             "check",
             1,
             "check [key.keystore] password_file / password_env",
+        ),
+        (
+            "[payments] without [chain]",
+            ks("[payments]\nmax_ticket_ev = \"1\""),
+            "check --offline",
+            2,
+            "[payments] needs [chain]: payments read the sender's deposit, reserve and rounds from the chain; add [chain] rpc_url",
+        ),
+        (
+            "payments exposure guard",
+            ks(&format!("[server]\nlisten = \"0.0.0.0:0\"\n[auth]\nallow_unauthenticated = true\n{CHAIN}")),
+            "serve",
+            2,
+            "without authentication: payments mint tickets drawn on the key's TicketBroker deposit; add [[auth.tokens]] with scopes including \"live-payment\", configure [payments.webhook], or listen on a loopback address",
+        ),
+        (
+            "unknown pipeline",
+            ks(&format!("{CHAIN}[[payments.max_price_per_capability]]\npipeline = \"lv2v\"\nmodel = \"default\"\nprice_per_unit = 1")),
+            "check --offline",
+            2,
+            "is not a go-livepeer pipeline; use one of",
+        ),
+        (
+            "a TOML float as a price",
+            ks(&format!("{CHAIN}[payments]\nmax_price_per_unit = 0.5")),
+            "check --offline",
+            2,
+            "0.5 is a float: floats are inexact; write the price as a string, e.g. \"1/2\" or \"0.5\" for key `payments.max_price_per_unit`",
+        ),
+        (
+            "a zero spend limit",
+            ks("[[auth.tokens]]\nname = \"gw\"\nsha256 = \"0000000000000000000000000000000000000000000000000000000000000000\"\nmax_ev_per_minute = \"0\""),
+            "check --offline",
+            2,
+            "max_ev_per_minute = \"0\" would refuse every payment; give a positive number of wei, or leave it out for no limit",
+        ),
+        (
+            "deposit_multiplier = 0",
+            ks(&format!("{CHAIN}[payments]\ndeposit_multiplier = 0")),
+            "check --offline",
+            2,
+            "invalid value: integer `0`, expected a nonzero u64 for key `payments.deposit_multiplier`",
+        ),
+        (
+            "webhook url",
+            ks(&format!("{CHAIN}[payments.webhook]\nurl = \"ftp://auth.example.com/a\"")),
+            "check --offline",
+            2,
+            "only http:// and https:// URLs with a host are allowed",
+        ),
+        (
+            "webhook headers file",
+            ks(&format!("{CHAIN}[payments.webhook]\nurl = \"http://127.0.0.1:1/a\"\nheaders_file = {:?}", pw.display().to_string())),
+            "check --offline",
+            2,
+            "is not `Name: value`",
+        ),
+        (
+            "unknown scope",
+            ks("[[auth.tokens]]\nname = \"gw\"\nfile = \"x\"\nscopes = [\"live_payment\"]"),
+            "check --offline",
+            2,
+            "enum Scope does not have variant constructor",
         ),
     ];
     for (what, config, cmd, code, fragment) in cases {

@@ -223,6 +223,7 @@ fn exposure_guard_rules() {
             sha256: Some(hex::encode(token_sha256("x"))),
             file: None,
             scopes: None,
+            max_ev_per_minute: None,
         }],
     })
     .unwrap();

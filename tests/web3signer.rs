@@ -287,12 +287,14 @@ async fn start(web3signer: bool) -> (SocketAddr, server::Handles) {
                 sha256: Some(hex::encode(token_sha256("gw-token"))),
                 file: None,
                 scopes: None,
+                max_ev_per_minute: None,
             },
             TokenConfig {
                 name: "node".into(),
                 sha256: Some(hex::encode(token_sha256("node-token"))),
                 file: None,
                 scopes: Some(vec![Scope::EthSign, Scope::EthSignTransaction, Scope::RawSign]),
+                max_ev_per_minute: None,
             },
         ],
     })

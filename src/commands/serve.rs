@@ -102,6 +102,11 @@ pub(super) async fn run(config_path: Option<&Path>) -> Result<(), Failure> {
                 webhook = service.has_webhook(),
                 "live payments on: POST /generate-live-payment"
             );
+            if let Some(w) = config.payments.as_ref().and_then(|p| p.webhook.as_ref()) {
+                if w.is_plain_http_off_loopback() {
+                    tracing::warn!(url = %w.url, "[payments.webhook] url is plain http to a non-loopback host: the webhook receives the callers' request headers (bearer tokens included) in clear text; use https");
+                }
+            }
             state.payments = Some(Arc::new(service));
             Some(handle)
         }

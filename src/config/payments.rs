@@ -161,10 +161,16 @@ fn de_price<'de, D: Deserializer<'de>>(d: D) -> Result<Rat, D::Error> {
     enum Raw {
         Int(i64),
         Text(String),
+        Float(f64),
     }
     let text = match Raw::deserialize(d)? {
         Raw::Int(i) => i.to_string(),
         Raw::Text(s) => s,
+        Raw::Float(f) => {
+            return Err(serde::de::Error::custom(format!(
+                "{f} is a float: floats are inexact; write the price as a string, e.g. \"1/2\" or \"0.5\""
+            )))
+        }
     };
     parse_price(&text).map_err(|e| {
         serde::de::Error::custom(format!(
@@ -226,6 +232,20 @@ impl WebhookConfig {
             check_header(name, "x")?;
         }
         Ok(())
+    }
+
+    /// `http://` to a host that is not a loopback address or `localhost`.
+    pub fn is_plain_http_off_loopback(&self) -> bool {
+        let Ok(url) = url::Url::parse(&self.url) else {
+            return false;
+        };
+        let loopback = match url.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            None => false,
+        };
+        url.scheme() == "http" && !loopback
     }
 
     /// The call timeout.

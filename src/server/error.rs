@@ -18,9 +18,11 @@ pub fn json_error(status: StatusCode, message: &str) -> HttpResponse {
 /// The envelope with `message` as is, even for 500/503: for answers whose
 /// message is an operator's instruction, not an internal detail.
 pub fn json_error_unmasked(status: StatusCode, message: &str) -> HttpResponse {
-    let mut body = serde_json::to_vec(&serde_json::json!({ "error": { "message": message } }))
-        .expect("a string always serialises");
-    body.push(b'\n');
+    // Go's json.Encoder escapes <, > and & (`\u003e`); so do we.
+    let body = format!(
+        "{{\"error\":{{\"message\":{}}}}}\n",
+        crate::livepeer::payment::state::go_json_string(message)
+    );
     HttpResponse::build(status)
         .insert_header((header::CONTENT_TYPE, "application/json"))
         .body(body)

@@ -264,11 +264,19 @@ async fn generate_live_payment(
     body: Body,
 ) -> HttpResponse {
     let Some(payments) = state.payments.clone() else {
+        // Unmasked on purpose: the message is the operator's fix, not an internal detail.
+        const NO_CHAIN: &str = "live payments are off: this signer has no [chain] section; set [chain] rpc_url to a node of the Livepeer network and restart";
         METRICS.payments.with_label_values(&["503"]).inc();
-        return error::json_error_unmasked(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "live payments are off: this signer has no [chain] section; set [chain] rpc_url to a node of the Livepeer network and restart",
+        tracing::warn!(
+            target: "livepeer_signer::audit",
+            event = "payment",
+            outcome = "refused",
+            token = %caller.name,
+            status = 503,
+            reason = "no_chain",
+            message = NO_CHAIN,
         );
+        return error::json_error_unmasked(StatusCode::SERVICE_UNAVAILABLE, NO_CHAIN);
     };
     let headers: Vec<(String, String)> = req
         .headers()

@@ -12,7 +12,9 @@ const ROOTS: [&str; 3] = ["/etc/", "/run/", "/var/"];
 /// `/var/` moved under `root`, after creating the files the config reads:
 /// a self-signed certificate and its key for `cert_file` / `key_file`, a CA
 /// certificate for `client_ca_file`, a secret for `file`, `password_file`
-/// and `pin_file`. Comment lines are rewritten but create nothing.
+/// and `pin_file`, a `Name: value` line for `headers_file` (the
+/// `[payments.webhook]` headers). Comment lines are rewritten but create
+/// nothing.
 pub fn materialize(text: &str, root: &Path) -> String {
     let mut out = text.to_string();
     for r in ROOTS {
@@ -35,6 +37,7 @@ pub fn materialize(text: &str, root: &Path) -> String {
             "cert_file" | "client_ca_file" => tls.cert.pem(),
             "key_file" => tls.key_pair.serialize_pem(),
             "file" | "password_file" | "pin_file" => "a-secret-written-by-the-test\n".to_string(),
+            "headers_file" => "Authorization: Bearer a-secret-written-by-the-test\n".to_string(),
             _ => continue,
         };
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();

@@ -112,6 +112,7 @@ impl AwsKmsBackend {
             key_arn,
             public_key,
             address,
+            in_flight: tokio::sync::Semaphore::new(super::MAX_IN_FLIGHT),
         })
     }
 }

@@ -42,6 +42,16 @@ pub struct PaymentService {
     spend: SpendLimits,
     seg_creds: SegCredsCache,
     runtime: tokio::runtime::Handle,
+    /// Owns the payment threads; shut down without blocking on drop.
+    owned: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for PaymentService {
+    fn drop(&mut self) {
+        if let Some(rt) = self.owned.take() {
+            rt.shutdown_background();
+        }
+    }
 }
 
 impl std::fmt::Debug for PaymentService {
@@ -91,11 +101,24 @@ fn b64(bytes: &[u8]) -> String {
 }
 
 impl PaymentService {
-    /// The service for `signer` under `config`, reading `chain`. Signing
-    /// tasks run on the current tokio runtime (call this from the daemon's
-    /// multi-threaded runtime, not from an HTTP worker).
+    /// The service for `signer` under `config`, reading `chain`. Requests
+    /// run on a runtime of their own (`payments-*` threads, one per core):
+    /// signing is CPU work (keystore) or many concurrent backend calls, and
+    /// it must neither block the HTTP workers nor starve the chain poller,
+    /// whose view would then go stale and refuse payments.
     pub fn new(signer: Signer, config: PaymentsConfig, chain: ChainView) -> Result<Self, WebhookSetupError> {
         let webhook = config.webhook.as_ref().map(Webhook::new).transpose()?;
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .thread_name("payments")
+            .enable_all()
+            .build()
+            .map_err(|e| {
+                WebhookSetupError::Runtime(format!(
+                    "cannot start the payment threads: {e}; check the process's thread limit (ulimit -u)"
+                ))
+            })?;
         Ok(PaymentService {
             signer,
             config,
@@ -103,7 +126,8 @@ impl PaymentService {
             webhook,
             spend: SpendLimits::default(),
             seg_creds: SegCredsCache::default(),
-            runtime: tokio::runtime::Handle::current(),
+            runtime: runtime.handle().clone(),
+            owned: Some(runtime),
         })
     }
 
@@ -113,20 +137,23 @@ impl PaymentService {
     }
 
     /// Answers one request: the 200 body (`{"payment","segCreds","state"}`
-    /// + `\n`) or the refusal. `headers` are the caller's request headers
-    /// (for the webhook and `Signer-Auth-Id`). The whole request (state
-    /// verification, planning, webhook, signing) runs on the service's
-    /// runtime, off the HTTP workers. Records metrics and one audit line
-    /// either way.
+    /// and a newline) or the refusal. `headers` are the caller's request
+    /// headers (for the webhook and `Signer-Auth-Id`). The whole request
+    /// (state verification, planning, webhook, signing) runs on the
+    /// service's runtime, off the HTTP workers. Records metrics and one
+    /// audit line either way.
     pub async fn handle(
         self: &Arc<Self>,
         caller: Caller,
         headers: Vec<(String, String)>,
         body: bytes::Bytes,
     ) -> Result<Vec<u8>, Refusal> {
+        use tracing::Instrument;
         let this = self.clone();
+        // The request's span (its request_id) follows the work.
+        let span = tracing::Span::current();
         self.runtime
-            .spawn(async move { this.handle_here(&caller, &headers, &body).await })
+            .spawn(async move { this.handle_here(&caller, &headers, &body).await }.instrument(span))
             .await
             .unwrap_or_else(|e| {
                 tracing::error!(error = %e, "payment task failed (a panic or a shutdown): answering 500");

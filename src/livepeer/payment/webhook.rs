@@ -41,7 +41,7 @@ impl std::fmt::Debug for Webhook {
     }
 }
 
-/// Why the webhook client cannot be built.
+/// Why the payment service (its webhook client, its threads) cannot be built.
 #[derive(Debug, thiserror::Error)]
 pub enum WebhookSetupError {
     /// The headers cannot be read.
@@ -50,6 +50,9 @@ pub enum WebhookSetupError {
     /// TLS or HTTP client setup failed.
     #[error("[payments.webhook]: cannot set up the HTTP client: {0}")]
     Client(String),
+    /// The payment threads cannot be started.
+    #[error("{0}")]
+    Runtime(String),
 }
 
 /// A `200` answer with `status: 200`: what the caller may carry on with.
