@@ -75,6 +75,13 @@ struct Inner {
     backend: Box<dyn KeyBackend>,
     public_key: VerifyingKey,
     address: Address,
+    metrics: SignMetrics,
+}
+
+/// This backend's signing metrics, resolved once (no label lookup per signature).
+struct SignMetrics {
+    signatures: prometheus::IntCounter,
+    duration: prometheus::Histogram,
 }
 
 impl fmt::Debug for Signer {
@@ -91,11 +98,17 @@ impl Signer {
     pub fn new(backend: Box<dyn KeyBackend>) -> Self {
         let public_key = *backend.public_key();
         let address = Address::from_public_key(&public_key);
+        let kind = backend.kind();
+        let metrics = SignMetrics {
+            signatures: METRICS.signatures.with_label_values(&[kind]),
+            duration: METRICS.sign_duration.with_label_values(&[kind]),
+        };
         Signer {
             inner: Arc::new(Inner {
                 backend,
                 public_key,
                 address,
+                metrics,
             }),
         }
     }
@@ -124,13 +137,11 @@ impl Signer {
             Ok((raw, hint)) => self.finalize_hinted(digest, &raw, hint),
             Err(error) => Err(SignError::Backend { backend, error }),
         };
-        let m = &METRICS;
-        m.sign_duration
-            .with_label_values(&[backend])
-            .observe(started.elapsed().as_secs_f64());
+        let m = &self.inner.metrics;
+        m.duration.observe(started.elapsed().as_secs_f64());
         match &result {
             Ok(sig) => {
-                m.signatures.with_label_values(&[backend]).inc();
+                m.signatures.inc();
                 tracing::info!(
                     target: "livepeer_signer::audit",
                     event = "sign",
@@ -141,7 +152,7 @@ impl Signer {
                 );
             }
             Err(e) => {
-                m.sign_errors.with_label_values(&[backend, e.kind()]).inc();
+                METRICS.sign_errors.with_label_values(&[backend, e.kind()]).inc();
                 tracing::warn!(
                     target: "livepeer_signer::audit",
                     event = "sign",
@@ -289,12 +300,18 @@ mod tests {
     fn fast_path_agrees_with_plain_recovery_on_10000_cases() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(14);
         let mut key = SigningKey::random(&mut rng);
-        let mut signer = Signer::new(Box::new(KeystoreBackend::from_signing_key(key.clone(), "mem".into())));
+        let mut signer = Signer::new(Box::new(KeystoreBackend::from_signing_key(
+            key.clone(),
+            "mem".into(),
+        )));
         let (mut accepted, mut refused, mut odd, mut high) = (0, 0, 0, 0);
         for i in 0..10_000u32 {
             if i % 50 == 0 {
                 key = SigningKey::random(&mut rng);
-                signer = Signer::new(Box::new(KeystoreBackend::from_signing_key(key.clone(), "mem".into())));
+                signer = Signer::new(Box::new(KeystoreBackend::from_signing_key(
+                    key.clone(),
+                    "mem".into(),
+                )));
             }
             let digest: [u8; 32] = rng.gen();
             let (mut raw, recid) = key.sign_prehash_recoverable(&digest).unwrap();
@@ -307,7 +324,12 @@ mod tests {
                     high += 1;
                 }
                 // Another key signed the digest.
-                2 => raw = SigningKey::random(&mut rng).sign_prehash_recoverable(&digest).unwrap().0,
+                2 => {
+                    raw = SigningKey::random(&mut rng)
+                        .sign_prehash_recoverable(&digest)
+                        .unwrap()
+                        .0
+                }
                 // The key signed another digest.
                 3 => raw = key.sign_prehash_recoverable(&rng.gen::<[u8; 32]>()).unwrap().0,
                 _ => {}
@@ -324,7 +346,10 @@ mod tests {
                 Some(sig) => {
                     accepted += 1;
                     odd += usize::from(sig.v() == 28);
-                    assert!(matches!(i % 5, 0 | 1 | 4), "case {i} accepted a foreign signature");
+                    assert!(
+                        matches!(i % 5, 0 | 1 | 4),
+                        "case {i} accepted a foreign signature"
+                    );
                     verify_digest(&signer.address(), &digest, sig.as_bytes()).unwrap();
                 }
                 None => {
@@ -345,7 +370,10 @@ mod tests {
         let mut rng = rand::rngs::StdRng::seed_from_u64(6979);
         for _ in 0..200 {
             let key = SigningKey::random(&mut rng);
-            let signer = Signer::new(Box::new(KeystoreBackend::from_signing_key(key.clone(), "mem".into())));
+            let signer = Signer::new(Box::new(KeystoreBackend::from_signing_key(
+                key.clone(),
+                "mem".into(),
+            )));
             let digest: [u8; 32] = rng.gen();
             let sig = signer.sign_digest(&digest).await.unwrap();
             // libsecp256k1 and k256 give the same RFC 6979 bytes.

@@ -27,7 +27,7 @@ use livepeer_signer::eth::hex;
 use livepeer_signer::livepeer::payment::{GoTime, Rat, RemotePaymentState};
 use payments::{
     exact_ev, field, metric, metric_sum, signed_state, unix_now, win_almost_always, Chain, Orch, PayRequest,
-    Session, Signer, WireState,
+    Session, Signer, WireState, TEST_STATE_MAC_KEY,
 };
 use time::OffsetDateTime;
 use webhook::{Answer, Webhook};
@@ -244,6 +244,47 @@ async fn fixed_session_of_21_calls_with_request_max_price_at_the_price() {
         assert_eq!(paid.st.job_type, "fixed");
     }
     assert_eq!(session.calls, 21);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_mac_saves_the_state_signature_and_keeps_signed_states() {
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("state-mac");
+    std::fs::write(&key_file, [TEST_STATE_MAC_KEY, b"\n"].concat()).unwrap();
+    let s = Signer::start(&format!(
+        "{PAYMENTS}state_mac_key_file = {:?}\n",
+        key_file.display().to_string()
+    ))
+    .await;
+    let orch = s.orch(u(5), win_almost_always(), (7, 1)).await;
+    let mid = format!("mac-{:08x}", rand::random::<u32>());
+    // A continuing session whose state was signed by the key (a state from
+    // before the MAC was turned on, or from a go-livepeer signer) goes on.
+    let mut first = Session::new();
+    first
+        .step(&s, &orch, PayRequest::new(&orch, "fixed").manifest(&mid))
+        .await;
+    let st = first.prev.as_ref().unwrap().parsed();
+    assert_eq!(
+        first.prev.as_ref().unwrap().sig.len(),
+        32,
+        "new states carry a 32-byte tag"
+    );
+    let mut session = Session::from_state(signed_state(&st.to_json()));
+    for _ in 0..5 {
+        let before = s.signatures().await;
+        let (_, v) = session
+            .step(&s, &orch, PayRequest::new(&orch, "fixed").manifest(&mid))
+            .await;
+        // Tickets only: no state signature, the segment credentials cached.
+        assert_eq!(s.signatures().await - before, v.nonces.len() as f64);
+    }
+    // A tampered tag is an invalid sig.
+    let mut bad = session.prev.clone().unwrap();
+    bad.sig[0] ^= 1;
+    let mut req = PayRequest::new(&orch, "fixed").manifest(&mid);
+    req.state = Some(bad);
+    s.pay(&req).await.expect_exact(400, "invalid sig");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -49,6 +49,7 @@ fuzz_target!(|data: &[u8]| {
         now,
         new_state_id: "a1b2c3d4",
         new_manifest_id: "5e6f7a8b",
+        state_mac: None,
     });
     match result {
         Err(r) => assert!(

@@ -42,6 +42,13 @@ pub(super) fn preflight(config: &Config) -> Result<Preflight, Failure> {
         if let Some(w) = webhook {
             w.load_headers().map_err(Failure::config)?;
         }
+        if let Some(file) = config
+            .payments
+            .as_ref()
+            .and_then(|p| p.state_mac_key_file.as_deref())
+        {
+            crate::livepeer::payment::mac::StateMacKey::read(file).map_err(Failure::config)?;
+        }
     }
     let tls = match &config.server.tls {
         Some(files) => Some(ReloadableTls::load(files).map_err(Failure::config)?),

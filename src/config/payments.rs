@@ -57,6 +57,11 @@ pub struct PaymentsConfig {
     pub max_price_per_capability: Vec<CapabilityPrice>,
     /// `[payments.webhook]`: the auth webhook asked before anything is signed.
     pub webhook: Option<WebhookConfig>,
+    /// A file of 32+ random bytes shared by every replica: new states then
+    /// carry an HMAC-SHA256 tag instead of a signature by the key (one key
+    /// operation less per continuing payment; go-livepeer signers cannot
+    /// read such states). Off by default.
+    pub state_mac_key_file: Option<PathBuf>,
 }
 
 fn default_max_ticket_ev() -> U256 {
@@ -78,6 +83,7 @@ impl Default for PaymentsConfig {
             max_price_per_unit: None,
             max_price_per_capability: Vec::new(),
             webhook: None,
+            state_mac_key_file: None,
         }
     }
 }

@@ -18,4 +18,6 @@ pub mod units;
 pub use address::{Address, AddressError};
 pub use hash::{keccak256, text_hash};
 pub(crate) use signature::secp;
-pub use signature::{recover_digest, recover_digest_reference, verify_digest, verify_sig, RecoverableSignature, VerifyError};
+pub use signature::{
+    recover_digest, recover_digest_reference, verify_digest, verify_sig, RecoverableSignature, VerifyError,
+};

@@ -1002,6 +1002,9 @@ fn local_ticket_hash(t: &TestTicketBroker::Ticket) -> B256 {
 }
 
 /// See [`Signer::verify`].
+/// The state MAC key the tests write to `[payments] state_mac_key_file`.
+pub const TEST_STATE_MAC_KEY: &[u8] = b"livepeer-signer test state MAC key, 32+ bytes";
+
 pub async fn verify_payment(chain: &Chain, orch: &Orch, req: &PayRequest, paid: &Paid) -> Verified {
     let me = c_address();
     let p = &paid.payment;
@@ -1135,7 +1138,16 @@ pub async fn verify_payment(chain: &Chain, orch: &Orch, req: &PayRequest, paid: 
 
     // State (§3.3).
     let w = &paid.wire;
-    verify_sig(&me, &w.state, &w.sig).expect("state sig: VerifySig(signer, stateBytes, sig)");
+    if w.sig.len() == livepeer_signer::livepeer::payment::mac::TAG_LEN {
+        // `[payments] state_mac_key_file` = TEST_STATE_MAC_KEY: an HMAC tag.
+        let key = livepeer_signer::livepeer::payment::mac::StateMacKey::new(TEST_STATE_MAC_KEY).unwrap();
+        assert!(
+            key.verify(&me, &w.state, &w.sig),
+            "state tag: HMAC over the state bytes"
+        );
+    } else {
+        verify_sig(&me, &w.state, &w.sig).expect("state sig: VerifySig(signer, stateBytes, sig)");
+    }
     let st = &paid.st;
     assert_eq!(
         st.to_json(),

@@ -307,8 +307,8 @@ impl KeyBackend for KeystoreBackend {
 
     /// [`Self::sign_digest`] with libsecp256k1's recovery id as the parity hint.
     async fn sign_digest_hinted(&self, digest: &[u8; 32]) -> Result<(Signature, Option<bool>), BackendError> {
-        let sig = crate::eth::secp()
-            .sign_ecdsa_recoverable(secp256k1::Message::from_digest(*digest), &self.key.0);
+        let sig =
+            crate::eth::secp().sign_ecdsa_recoverable(secp256k1::Message::from_digest(*digest), &self.key.0);
         let (recid, rs) = sig.serialize_compact();
         let sig = Signature::from_slice(&rs).map_err(|e| BackendError::from(KeystoreError::Sign(e)))?;
         Ok((sig, Some(i32::from(recid) & 1 == 1)))

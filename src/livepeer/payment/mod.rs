@@ -39,6 +39,7 @@
 //! | 21 new state | [`RemotePaymentState::set_balance`], [`session::pm_session_id`] |
 //! | 24 state bytes | [`RemotePaymentState::to_json`] |
 
+pub mod mac;
 pub mod params;
 pub mod plan;
 pub mod price;

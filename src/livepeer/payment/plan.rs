@@ -14,6 +14,7 @@
 
 use prost::Message;
 
+use super::mac::StateMacKey;
 use super::params::{validate_ticket_params, ChainInputs, ExpirationParams, TicketParams};
 use super::price::{self, CeilingSource, PaymentType, TicketCountError};
 use super::request::PaymentRequest;
@@ -92,6 +93,9 @@ pub struct PlanInputs<'a> {
     pub new_state_id: &'a str,
     /// A random 8-hex manifest id for a first call without one.
     pub new_manifest_id: &'a str,
+    /// `[payments] state_mac_key_file`: 32-byte state tags are accepted
+    /// (and, by the caller, made) with it; signatures always are.
+    pub state_mac: Option<&'a StateMacKey>,
 }
 
 /// What one payment will sign and answer.
@@ -199,6 +203,7 @@ pub fn plan(inputs: PlanInputs<'_>) -> Result<Plan, Refusal> {
         now,
         new_state_id,
         new_manifest_id,
+        state_mac,
     } = inputs;
 
     // 3–6: the OrchestratorInfo.
@@ -226,8 +231,14 @@ pub fn plan(inputs: PlanInputs<'_>) -> Result<Plan, Refusal> {
     // 8: the state.
     let has_state = req.has_state();
     let mut state = if has_state {
-        verify_sig(&signer, &req.state, &req.state_sig)
-            .map_err(|_| Refusal::bad("invalid_state", "invalid sig"))?;
+        let authentic = if req.state_sig.len() == super::mac::TAG_LEN {
+            state_mac.is_some_and(|k| k.verify(&signer, &req.state, &req.state_sig))
+        } else {
+            verify_sig(&signer, &req.state, &req.state_sig).is_ok()
+        };
+        if !authentic {
+            return Err(Refusal::bad("invalid_state", "invalid sig"));
+        }
         let mut st = RemotePaymentState::from_json(&req.state)
             .map_err(|_| Refusal::bad("invalid_state", "invalid state"))?;
         if st.orchestrator_address != orchestrator {
@@ -507,6 +518,7 @@ mod tests {
             now,
             new_state_id: "a1b2c3d4",
             new_manifest_id: "5e6f7a8b",
+            state_mac: None,
         })
     }
 
@@ -883,6 +895,45 @@ mod tests {
         // balance 341.12 is below one EV, so one ticket: 341.12 + 1000 − 152.064.
         assert_eq!((second.units, second.tickets.len()), (152_064_000, 1));
         assert_eq!(second.state.balance, Rat::parse("1189.056").unwrap().rat_string());
+    }
+
+    #[test]
+    fn state_mac_tags_and_signatures() {
+        let cfg = PaymentsConfig::default();
+        let key = StateMacKey::new(&[9u8; 32]).unwrap();
+        let mut req = request(&info((1, 1), 3));
+        req.manifest_id = "m".into();
+        let st = state_json((1, 1), "");
+        let run_mac = |req: &PaymentRequest, mac: Option<&StateMacKey>| {
+            plan(PlanInputs {
+                request: req,
+                chain: &chain(),
+                config: &cfg,
+                signer: me(),
+                now: now(),
+                new_state_id: "a1b2c3d4",
+                new_manifest_id: "5e6f7a8b",
+                state_mac: mac,
+            })
+        };
+        let tagged = PaymentRequest {
+            state: st.clone(),
+            state_sig: key.tag(&me(), &st).to_vec(),
+            ..req.clone()
+        };
+        assert!(run_mac(&tagged, Some(&key)).is_ok());
+        // Without the key, or with another, a tag is an invalid sig.
+        let invalid = |r: Result<Plan, Refusal>| {
+            let r = r.unwrap_err();
+            assert_eq!((r.status, r.message.as_str()), (400, "invalid sig"));
+        };
+        invalid(run_mac(&tagged, None));
+        invalid(run_mac(&tagged, Some(&StateMacKey::new(&[8u8; 32]).unwrap())));
+        let mut tampered = tagged.clone();
+        tampered.state = state_json((1, 1), ",\"Balance\":\"1000\"");
+        invalid(run_mac(&tampered, Some(&key)));
+        // States signed by the key stay accepted with the MAC on.
+        assert!(run_mac(&signed(req, &st), Some(&key)).is_ok());
     }
 
     #[test]

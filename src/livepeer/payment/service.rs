@@ -14,6 +14,7 @@ use std::time::Instant;
 use base64::Engine;
 use prost::Message;
 
+use super::mac::StateMacKey;
 use super::plan::{plan, Plan, PlanInputs, Refusal, STATUS_PRICE_EXCEEDED};
 use super::price::{self, CeilingSource};
 use super::request::PaymentRequest;
@@ -41,6 +42,7 @@ pub struct PaymentService {
     webhook: Option<Webhook>,
     spend: SpendLimits,
     seg_creds: SegCredsCache,
+    state_mac: Option<StateMacKey>,
     runtime: tokio::runtime::Handle,
     /// Owns the payment threads; shut down without blocking on drop.
     owned: Option<tokio::runtime::Runtime>,
@@ -108,6 +110,11 @@ impl PaymentService {
     /// whose view would then go stale and refuse payments.
     pub fn new(signer: Signer, config: PaymentsConfig, chain: ChainView) -> Result<Self, WebhookSetupError> {
         let webhook = config.webhook.as_ref().map(Webhook::new).transpose()?;
+        let state_mac = config
+            .state_mac_key_file
+            .as_deref()
+            .map(StateMacKey::read)
+            .transpose()?;
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads)
@@ -126,6 +133,7 @@ impl PaymentService {
             webhook,
             spend: SpendLimits::default(),
             seg_creds: SegCredsCache::default(),
+            state_mac,
             runtime: runtime.handle().clone(),
             owned: Some(runtime),
         })
@@ -206,6 +214,7 @@ impl PaymentService {
                     balance = %done.plan.state.balance,
                     auth_id = %done.plan.state.auth_id,
                     seg_creds_cached = done.seg_creds_cached,
+                    state_auth = if self.state_mac.is_some() { "mac" } else { "signature" },
                 );
                 Ok(body)
             }
@@ -257,6 +266,7 @@ impl PaymentService {
             now,
             new_state_id: &state_id,
             new_manifest_id: &manifest_id,
+            state_mac: self.state_mac.as_ref(),
         })?;
 
         // Authorize: spend limit, webhook, AuthID. Nothing is signed yet.
@@ -346,7 +356,14 @@ impl PaymentService {
         let state_json = plan.state.to_json();
         let cached = self.seg_creds.get(&plan.manifest_id);
         let mut digests: Vec<[u8; 32]> = plan.tickets.iter().map(|t| t.digest()).collect();
-        digests.push(RemotePaymentState::digest(&state_json));
+        // With the MAC, the state costs no key operation.
+        let state_tag = self
+            .state_mac
+            .as_ref()
+            .map(|k| k.tag(&self.signer.address(), &state_json));
+        if state_tag.is_none() {
+            digests.push(RemotePaymentState::digest(&state_json));
+        }
         if cached.is_none() {
             digests.push(wire::seg_creds_digest(&plan.manifest_id));
         }
@@ -355,11 +372,14 @@ impl PaymentService {
             Refusal::new(500, "signing_failed", e.to_string())
         })?;
         let n = plan.tickets.len();
-        let state_sig = sigs[n];
+        let (state_sig, next): (Vec<u8>, usize) = match state_tag {
+            Some(tag) => (tag.to_vec(), n),
+            None => (sigs[n].as_bytes().to_vec(), n + 1),
+        };
         let seg_sig = match cached {
             Some(s) => s,
             None => {
-                let s = sigs[n + 1];
+                let s = sigs[next];
                 self.seg_creds.insert(&plan.manifest_id, s);
                 s
             }
@@ -385,7 +405,7 @@ impl PaymentService {
             b64(&payment.encode_to_vec()),
             b64(&seg.encode_to_vec()),
             b64(&state_json),
-            b64(state_sig.as_bytes()),
+            b64(&state_sig),
         );
         Ok((
             body.into_bytes(),

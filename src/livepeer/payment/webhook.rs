@@ -53,6 +53,9 @@ pub enum WebhookSetupError {
     /// The payment threads cannot be started.
     #[error("{0}")]
     Runtime(String),
+    /// `[payments] state_mac_key_file` cannot be used.
+    #[error(transparent)]
+    StateMac(#[from] super::mac::StateMacKeyError),
 }
 
 /// A `200` answer with `status: 200`: what the caller may carry on with.
