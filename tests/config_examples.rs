@@ -226,6 +226,7 @@ fn payments_example_mentions_every_key_of_its_sections() {
         "max_total_ev",
         "deposit_multiplier",
         "max_price_per_unit",
+        "state_mac_key_file",
         // [[payments.max_price_per_capability]]
         "pipeline",
         "model",

@@ -33,6 +33,8 @@ fn troubleshooting_table_quotes_the_real_messages() {
         r#"{"address": "96216849c49358b10257cb55b28ea603c874b05e", "crypto": {"cipher": "aes-128-ctr", "ciphertext": "d3e83830feccc40dfb645a9dd02f8dbd06d7f5d9d4fd0ee2f4be601f0b5ec626", "cipherparams": {"iv": "000102030405060708090a0b0c0d0e0f"}, "kdf": "scrypt", "kdfparams": {"dklen": 32, "n": 4096, "p": 6, "r": 8, "salt": "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"}, "mac": "2ccb162d2fb9bd919fc8b6a7023e387aecd977bbffc025b2e0bce6f2f9896950"}, "id": "3198bc9c-6672-5ab3-d995-4942343ae5b6", "version": 3}"#,
     )
     .unwrap();
+    let short_mac = d.join("state-mac-key");
+    std::fs::write(&short_mac, "too-short\n").unwrap();
     let ks = |extra: &str| {
         format!(
             "{extra}\n[key]\nbackend = \"keystore\"\n[key.keystore]\npath = {:?}\npassword_file = {:?}\n",
@@ -132,6 +134,16 @@ fn troubleshooting_table_quotes_the_real_messages() {
             "check --offline",
             2,
             "0.5 is a float: floats are inexact; write the price as a string, e.g. \"1/2\" or \"0.5\" for key `payments.max_price_per_unit`",
+        ),
+        (
+            "a short state MAC key",
+            ks(&format!(
+                "{CHAIN}[payments]\nstate_mac_key_file = {:?}",
+                short_mac.display().to_string()
+            )),
+            "check --offline",
+            2,
+            "bytes after trimming whitespace; at least 32 random bytes are needed (e.g. `openssl rand -hex 32 > FILE`)",
         ),
         (
             "a zero spend limit",
