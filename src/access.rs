@@ -708,28 +708,14 @@ mod tests {
             .is_err());
         // A released reservation frees its share.
         let _ = a;
-        let b = limits
-            .reserve(
-                &Caller {
-                    name: "other".into(),
-                    ..caller.clone()
-                },
-                &ev(100),
-                t0,
-            )
-            .unwrap()
-            .unwrap();
+        let other = Caller {
+            name: "other".into(),
+            ..caller.clone()
+        };
+        let b = limits.reserve(&other, &ev(100), t0).unwrap().unwrap();
+        assert!(limits.reserve(&other, &ev(1), t0).is_err());
         limits.release(b);
-        limits
-            .reserve(
-                &Caller {
-                    name: "other".into(),
-                    ..caller.clone()
-                },
-                &ev(100),
-                t0,
-            )
-            .unwrap();
+        limits.reserve(&other, &ev(100), t0).unwrap();
     }
 
     #[test]

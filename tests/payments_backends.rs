@@ -48,8 +48,8 @@ use std::time::{Duration, Instant};
 use alloy_primitives::U256;
 use livepeer_signer::livepeer::payment::Rat;
 use payments::{
-    exact_ev, expected_update, metric, metric_sum, one_eth, verify_payment, win_almost_always, Chain,
-    Expected, Orch, Paid, PayRequest, Resp, Session, Verified,
+    exact_ev, metric, metric_sum, one_eth, verify_payment, win_almost_always, Chain, Expected, Orch, Paid,
+    PayRequest, Resp, Session, Verified,
 };
 use support::{Daemon, C_ADDRESS};
 use time::OffsetDateTime;
@@ -280,63 +280,6 @@ async fn kms_node() -> Node {
 // ---------------------------------------------------------------------------
 // A session, as a gateway drives it
 
-/// The gateway-side checks of a 200 in `s` (nonces continue from the
-/// state's `SenderNonce` on the same `PMSessionID`, else restart at 1;
-/// ticket count and `Balance` exactly as §3.5; `StateID`, sequence number
-/// and initial price carried), then `s` advanced with the new state.
-fn advance(s: &mut Session, orch: &Orch, req: &PayRequest, paid: &Paid, nonces: &[u32]) -> Expected {
-    let prev = s.prev.as_ref().map(|w| w.parsed());
-    let st = &paid.st;
-    let nonce0 = match &prev {
-        Some(p) if p.pm_session_id == orch.pm_session_id() => p.sender_nonce,
-        _ => 0,
-    };
-    let want: Vec<u32> = (nonce0 + 1..=nonce0 + nonces.len() as u32).collect();
-    assert_eq!(
-        nonces, want,
-        "nonces continue from the state's SenderNonce {nonce0}"
-    );
-    assert_eq!(
-        st.sender_nonce,
-        *nonces.last().unwrap(),
-        "SenderNonce is the last nonce"
-    );
-    assert_eq!(st.pm_session_id, orch.pm_session_id(), "PMSessionID");
-    let e = expected_update(prev.as_ref(), st, &req.job_type, req.in_pixels, &orch.ev());
-    assert_eq!(
-        nonces.len() as u64,
-        e.tickets,
-        "ticket count for {e:?} (call {}, state {})",
-        s.calls,
-        String::from_utf8_lossy(&paid.wire.state)
-    );
-    assert_eq!(st.balance, e.balance.rat_string(), "Balance for {e:?}");
-    match &prev {
-        None => {
-            assert_eq!(st.sequence_number, 0, "SequenceNumber of a new session");
-            let price = orch.price.as_ref().unwrap();
-            assert_eq!(st.initial_price_per_unit, price.price_per_unit);
-            assert_eq!(st.initial_pixels_per_unit, price.pixels_per_unit);
-        }
-        Some(p) => {
-            assert_eq!(st.state_id, p.state_id, "StateID is kept");
-            assert_eq!(
-                st.sequence_number,
-                p.sequence_number + 1,
-                "SequenceNumber increments"
-            );
-            assert_eq!(st.initial_price_per_unit, p.initial_price_per_unit);
-            assert_eq!(st.initial_pixels_per_unit, p.initial_pixels_per_unit);
-            assert!(st.last_update.0 > p.last_update.0, "LastUpdate moves forward");
-        }
-    }
-    s.prev = Some(paid.wire.clone());
-    s.calls += 1;
-    s.tickets += e.tickets;
-    s.last = Some(e.clone());
-    e
-}
-
 /// One call of session `s` with `req` (its state replaced by the
 /// session's): 200, verified as an orchestrator and the EVM would, and
 /// checked as [`advance`] says.
@@ -361,7 +304,7 @@ async fn step(
     }
     let paid = resp.paid();
     let v = verify_payment(&node.chain, orch, &req, &paid).await;
-    let e = advance(s, orch, &req, &paid, &v.nonces);
+    let e = s.advance(orch, &req, &paid, &v.nonces);
     (paid, v, e)
 }
 
@@ -646,7 +589,7 @@ async fn soak_calls(node: &Node, http: &reqwest::Client, mut ss: SoakSession, ca
                 .map(|t| t.sender_nonce)
                 .collect()
         };
-        let e = advance(&mut ss.s, &ss.orch, &req, &paid, &nonces);
+        let e = ss.s.advance(&ss.orch, &req, &paid, &nonces);
         assert_eq!(
             (e.tickets, e.balance.rat_string()),
             (1, "0".to_string()),

@@ -1307,20 +1307,29 @@ impl Session {
         let resp = s.pay(&req).await;
         let paid = resp.paid();
         let v = s.verify(orch, &req, &paid).await;
+        self.advance(orch, &req, &paid, &v.nonces);
+        (paid, v)
+    }
+
+    /// The gateway-side checks of a 200 (nonces continue from the state's
+    /// `SenderNonce` on the same `PMSessionID`, else restart at 1; ticket
+    /// count and `Balance` exactly as §3.5; `StateID`, sequence number and
+    /// initial price carried), then the session advanced with the new state.
+    pub fn advance(&mut self, orch: &Orch, req: &PayRequest, paid: &Paid, nonces: &[u32]) -> Expected {
         let prev = self.prev.as_ref().map(|w| w.parsed());
         let st = &paid.st;
         let nonce0 = match &prev {
             Some(p) if p.pm_session_id == orch.pm_session_id() => p.sender_nonce,
             _ => 0,
         };
-        let want: Vec<u32> = (nonce0 + 1..=nonce0 + v.nonces.len() as u32).collect();
+        let want: Vec<u32> = (nonce0 + 1..=nonce0 + nonces.len() as u32).collect();
         assert_eq!(
-            v.nonces, want,
+            nonces, want,
             "nonces continue from the state's SenderNonce {nonce0}"
         );
         let e = expected_update(prev.as_ref(), st, &req.job_type, req.in_pixels, &orch.ev());
         assert_eq!(
-            v.nonces.len() as u64,
+            nonces.len() as u64,
             e.tickets,
             "ticket count for {e:?} (call {}, state {})",
             self.calls,
@@ -1349,8 +1358,8 @@ impl Session {
         self.prev = Some(paid.wire.clone());
         self.calls += 1;
         self.tickets += e.tickets;
-        self.last = Some(e);
-        (paid, v)
+        self.last = Some(e.clone());
+        e
     }
 }
 
