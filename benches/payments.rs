@@ -265,15 +265,39 @@ async fn softhsm_node() -> (Node, Arc<softhsm::Token>) {
     (node, token)
 }
 
-async fn kms_node() -> Node {
+/// The daemon over the emulator, and a raw SDK client of the emulator with
+/// the key id (to time the emulator alone).
+async fn kms_node() -> (Node, aws_sdk_kms::Client, String) {
     let emu = kms::KmsEmulator::start();
     let key_id = emu.create_seeded_key(&support::c_key()).await;
+    let raw = emu.client();
     let chain = Chain::start(one_eth(), one_eth()).await;
     let dir = tempfile::tempdir().unwrap();
     let cfg = kms::write_config(dir.path(), &emu.endpoint, &key_id);
     let mut cmd = support::bin();
     kms::aws_env(&mut cmd, dir.path());
-    Node::start("aws-kms", chain, &cfg, cmd, vec![Box::new(dir), Box::new(emu)]).await
+    let node = Node::start("aws-kms", chain, &cfg, cmd, vec![Box::new(dir), Box::new(emu)]).await;
+    (node, raw, key_id)
+}
+
+/// `n` raw SDK `Sign` calls of the emulator at once; ms until the last answer.
+async fn raw_kms_signs(client: &aws_sdk_kms::Client, key_id: &str, n: usize) -> f64 {
+    use aws_sdk_kms::primitives::Blob;
+    use aws_sdk_kms::types::{MessageType, SigningAlgorithmSpec};
+    let t = Instant::now();
+    let calls = (0..n).map(|i| {
+        client
+            .sign()
+            .key_id(key_id)
+            .message(Blob::new(keccak256((i as u64).to_be_bytes()).to_vec()))
+            .message_type(MessageType::Digest)
+            .signing_algorithm(SigningAlgorithmSpec::EcdsaSha256)
+            .send()
+    });
+    for r in futures_util::future::join_all(calls).await {
+        r.expect("raw Sign on the emulator");
+    }
+    t.elapsed().as_secs_f64() * 1000.0
 }
 
 // ---------------------------------------------------------------------------
@@ -675,7 +699,7 @@ async fn backend_run(node: &Node, ceiling_sigs: f64, conns: usize, secs: u64) ->
 }
 
 async fn kms_run(samples: usize) {
-    let node = kms_node().await;
+    let (node, raw, key_id) = kms_node().await;
     let http = client();
     let url = format!("{}/generate-live-payment", node.url);
     let one = node.orch(EV).await;
@@ -701,10 +725,20 @@ async fn kms_run(samples: usize) {
     }
     let sigs = node.signatures().await - sigs0;
     let (m1, m25) = (median(t1), median(t25));
+    // The emulator alone: the same signatures per call (1 + 1 and 25 + 1)
+    // as raw SDK `Sign` calls sent all at once, with the daemon idle.
+    raw_kms_signs(&raw, &key_id, 26).await; // warm-up (connections)
+    let (mut r1, mut r25) = (Vec::new(), Vec::new());
+    for _ in 0..samples {
+        r1.push(raw_kms_signs(&raw, &key_id, 2).await);
+        r25.push(raw_kms_signs(&raw, &key_id, 26).await);
+    }
+    let (q1, q25) = (median(r1), median(r25));
     println!(
-        "paybench backend=aws-kms phase=latency samples={samples} one_ms={m1:.2} many_ms={m25:.2} tickets=25 ratio={:.2} sigs_per_pair={:.1}",
+        "paybench backend=aws-kms phase=latency samples={samples} one_ms={m1:.2} many_ms={m25:.2} tickets=25 ratio={:.2} sigs_per_pair={:.1} raw_2_signs_ms={q1:.2} raw_26_signs_ms={q25:.2} raw_ratio={:.2}",
         m25 / m1,
-        sigs / samples as f64
+        sigs / samples as f64,
+        q25 / q1
     );
 }
 
