@@ -4,6 +4,7 @@
 #   ./scripts/bench.sh                 # full run (~10 min on 2 cores)
 #   BENCH_DURATION=3 BENCH_ROUNDS=1 ./scripts/bench.sh   # quick look
 #   BENCH_HTTP=0 ./scripts/bench.sh    # skip the wrk HTTP section (and memory)
+#   BENCH_PAY_DURATION=3 BENCH_KMS_SAMPLES=5 ./scripts/bench.sh   # shorter payment load
 #
 # What it measures (issue 7 §1), each as a ratio against a ceiling measured
 # in the same run on the same machine:
@@ -12,7 +13,9 @@
 #     examples/ceiling_server.rs (minimal actix-web handler, constant JSON
 #     body of the same length, same worker count), with wrk at 1/16/64/256
 #     connections, rounds interleaved signer/ceiling; requests/s, p50, p99.
-#   * Signer: `cargo bench --bench signer` (Signer::sign_digest vs raw k256).
+#   * Signer: `cargo bench --bench signer` (Signer::sign_digest on the
+#     keystore vs raw libsecp256k1 sign + verify, the cheapest self-checked
+#     signature; issue 14 target ≥ 0.9×).
 #   * Cold start: exec → first 200, release build, n=2^18 scrypt keystore
 #     made by `livepeer-signer keystore new`; median of several runs.
 #   * Peak RSS (VmHWM) of the signer after all the load.
@@ -20,6 +23,12 @@
 #     `cargo bench --bench pkcs11` / `--bench aws_kms` (Signer::sign_digest vs
 #     the raw backend call, same process), and cold start to the first 200 of
 #     `serve` on a throwaway SoftHSM2 token and on the KMS emulator.
+#   * Payments (issue 14 §3): `cargo bench --bench payments`: POST
+#     /generate-live-payment on the release daemon under load (64 keep-alive
+#     connections on 127.0.0.1; continuing 1-ticket sessions and 10-ticket
+#     first calls; keystore and SoftHSM2) vs the in-process signing ceiling
+#     for the same signatures per request, 0 errors required; the KMS
+#     emulator's 25-ticket vs 1-ticket latency; the daemon's peak RSS.
 #
 # Everything binds and targets 127.0.0.1. Only processes started here are
 # stopped, by PID. Needs wrk (Debian package), SoftHSM2 + opensc (Debian
@@ -35,6 +44,8 @@ CONNS=${BENCH_CONNS:-"1 16 64 256"}
 OUT=${BENCH_OUT:-BENCHMARKS.md}
 HTTP=${BENCH_HTTP:-1}               # 0: skip the wrk HTTP and memory sections
 BACKEND_MEASURE=${BENCH_BACKEND_MEASURE:-2}   # criterion seconds per function, pkcs11/aws_kms benches
+PAY_DURATION=${BENCH_PAY_DURATION:-$DURATION} # seconds per measured payment-load phase
+KMS_SAMPLES=${BENCH_KMS_SAMPLES:-9}           # 1-ticket and 25-ticket KMS payments each (medians)
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 apt_missing=()
@@ -202,7 +213,7 @@ http_section() {
   stop_pid "$SIGNER_PID"
   stop_pid "$CEIL_PID"
 }
-declare -A S_RPS S_P50 S_P99 C_RPS C_P50 C_P99
+declare -A S_RPS S_P50 S_P99 C_RPS C_P50 C_P99 PAY PAYMEM
 if [ "$HTTP" = 1 ]; then
   http_section
 else
@@ -326,12 +337,19 @@ COLD_MED=$COLD_KS_MED; COLD_ALL=$COLD_KS_ALL
 
 echo "== cargo bench --bench signer"
 if [ "${BENCH_SKIP_SIGNER:-0}" = 1 ]; then
-  echo "ratio sign_digest: signer_keystore 0/s vs raw k256 0/s = 0x of the ceiling (skipped: BENCH_SKIP_SIGNER=1)" > "$TMP/signer-bench.txt"
+  { echo "ratio sign_digest: signer_keystore 0/s vs raw libsecp256k1 sign+verify 0/s = 0x of the ceiling (raw k256 sign alone 0/s) (skipped: BENCH_SKIP_SIGNER=1)"
+    echo "overhead sign_digest: raw libsecp256k1 sign alone 0/s; Signer overhead per signature 0 us"; } > "$TMP/signer-bench.txt"
 else
-  cargo bench --bench signer -- --warm-up-time 1 --measurement-time 3 2>&1 | tee "$TMP/signer-bench.txt" | grep -E 'ratio|time:' || true
+  cargo bench --bench signer -- --warm-up-time 1 --measurement-time 3 2>&1 | tee "$TMP/signer-bench.txt" | grep -E 'ratio|overhead|time:' || true
 fi
-SIGN_LINE=$(grep '^ratio sign_digest' "$TMP/signer-bench.txt")
-SIGN_RATIO=$(echo "$SIGN_LINE" | grep -o '= [0-9.]*x' | tr -d '= x')
+SIGN_LINE=$(grep '^ratio sign_digest' "$TMP/signer-bench.txt") || { tail -40 "$TMP/signer-bench.txt"; echo "no ratio line from the signer bench" >&2; exit 1; }
+SIGN_OVERHEAD_LINE=$(grep '^overhead sign_digest' "$TMP/signer-bench.txt") || { echo "no overhead line from the signer bench" >&2; exit 1; }
+# "ratio sign_digest: signer_keystore X/s vs raw libsecp256k1 sign+verify Y/s = Zx of the ceiling (raw k256 sign alone W/s)"
+SIGN_OURS=$(echo "$SIGN_LINE" | sed -n 's/.*signer_keystore \([0-9]*\)\/s vs.*/\1/p')
+SIGN_CEIL=$(echo "$SIGN_LINE" | sed -n 's/.*sign+verify \([0-9]*\)\/s = .*/\1/p')
+SIGN_RATIO=$(echo "$SIGN_LINE" | sed -n 's/.*\/s = \([0-9.]*\)x of the ceiling.*/\1/p')
+SIGN_K256=$(echo "$SIGN_LINE" | sed -n 's/.*raw k256 sign alone \([0-9]*\)\/s.*/\1/p')
+SIGN_SECP=$(echo "$SIGN_OVERHEAD_LINE" | sed -n 's/.*raw libsecp256k1 sign alone \([0-9]*\)\/s.*/\1/p')
 
 # Signer over the PKCS#11 / AWS KMS backends vs the raw backend call, each
 # bench printing one same-process ratio line (see benches/pkcs11.rs, aws_kms.rs).
@@ -348,32 +366,61 @@ PKCS11_OURS=$(echo "$PKCS11_LINE" | sed -n 's/.*signer_pkcs11 \([0-9]*\)\/s vs.*
 PKCS11_RAW=$(echo "$PKCS11_LINE" | sed -n 's/.*raw C_Sign \([0-9]*\)\/s = .*/\1/p')
 PKCS11_RATIO=$(echo "$PKCS11_LINE" | sed -n 's/.*\/s = \([0-9.]*\)x of the ceiling.*/\1/p')
 PKCS11_MEDIAN=$(echo "$PKCS11_LINE" | sed -n 's/.*(median of [0-9]* rounds: \([0-9.]*\)x).*/\1/p')
+PKCS11_ALONE=$(echo "$PKCS11_LINE" | sed -n 's/.*backend alone .*\/s = \([0-9.]*\)x (median.*/\1/p')
 KMS_OURS=$(echo "$KMS_LINE" | sed -n 's/.*signer_aws_kms \([0-9]*\)\/s vs.*/\1/p')
 KMS_RAW=$(echo "$KMS_LINE" | sed -n 's/.*raw SDK Sign \([0-9]*\)\/s = .*/\1/p')
 KMS_RATIO=$(echo "$KMS_LINE" | sed -n 's/.*\/s = \([0-9.]*\)x of the ceiling.*/\1/p')
+
+# POST /generate-live-payment under load (benches/payments.rs): one
+# "paybench key=value …" line per measurement; the bench exits non-zero on
+# any error under load, and so does this script.
+echo "== cargo bench --bench payments (anvil; keystore, SoftHSM2, KMS emulator)"
+[ -x tests/chain/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil ] || tests/chain/setup.sh
+PAY_LOAD=$(load_avg)
+if ! "${KMS_ENV[@]}" BENCH_PAY_DURATION="$PAY_DURATION" BENCH_KMS_SAMPLES="$KMS_SAMPLES" \
+    cargo bench --bench payments 2>&1 | tee "$TMP/payments-bench.txt" | grep -E '^paybench|error|panicked'; then
+  :
+fi
+grep -q '^paybench: .* errors under load' "$TMP/payments-bench.txt" && { echo "errors under payment load" >&2; exit 1; }
+pay_line() { grep "^paybench backend=$1 $2" "$TMP/payments-bench.txt" | tail -1; }
+kv() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -1; }
+for b in keystore pkcs11; do
+  for ph in continuing first10; do
+    l=$(pay_line "$b" "phase=$ph") || { tail -60 "$TMP/payments-bench.txt"; echo "no $b $ph line from the payments bench" >&2; exit 1; }
+    [ "$(kv "$l" errors)" = 0 ] || { echo "$b $ph: $(kv "$l" errors) errors under load" >&2; exit 1; }
+    PAY[$b.$ph]=$l
+  done
+  PAYMEM[$b]=$(pay_line "$b" memory) || { echo "no $b memory line" >&2; exit 1; }
+done
+PAY_KMS=$(pay_line aws-kms phase=latency) || { tail -60 "$TMP/payments-bench.txt"; echo "no KMS latency line from the payments bench" >&2; exit 1; }
 
 LOAD_AFTER=$(load_avg)
 
 # ---- BENCHMARKS.md
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 ms() { awk -v v="$1" 'BEGIN { printf "%.2f", v / 1000 }'; }
-verdict() { awk -v v="$1" -v t="$2" -v dir="$3" 'BEGIN { ok = (dir == "ge") ? (v >= t) : (v <= t); print ok ? "met" : "**missed**" }'; }
+verdict() { awk -v v="$1" -v t="$2" -v dir="$3" 'BEGIN { ok = (dir == "ge") ? (v >= t) : (dir == "lt") ? (v < t) : (v <= t); print ok ? "met" : "**missed**" }'; }
+# machine time per request beyond its signatures, µs: 1/rps − 1/ceiling_rps
+pay_extra_us() { awk -v r="$(kv "$1" rps)" -v c="$(kv "$1" ceiling_rps)" 'BEGIN { if (r > 0 && c > 0) printf "%.0f", 1e6 / r - 1e6 / c; else print "n/a" }'; }
 # per-call µs from a rate per second
 per_call_us() { awk -v r="$1" 'BEGIN { if (r > 0) printf "%.0f", 1e6 / r; else print "n/a" }'; }
 # Signer overhead per signature in µs: 1/ours − 1/raw
 overhead_us() { awk -v o="$1" -v r="$2" 'BEGIN { if (o > 0 && r > 0) printf "%.0f", 1e6 / o - 1e6 / r; else print "n/a" }'; }
-# The Signer's own cost per fresh signature (trial recovery ≈ 1.5 k256
-# recoveries, low-s, self-check), measured by the signer bench of this run:
-# 1/signer_keystore − 1/raw k256 (≈ 270 µs; 270 when that bench is skipped).
-# The ratio expected if it is all the Signer adds to a raw backend call:
-# t / (t + RECOVERY_US).
-RECOVERY_US=$(overhead_us "$(echo "$SIGN_LINE" | grep -o 'signer_keystore [0-9]*/s' | tr -dc '0-9')" "$(echo "$SIGN_LINE" | grep -o 'k256 [0-9]*/s' | tr -dc '0-9')")
-[ "$RECOVERY_US" != n/a ] || RECOVERY_US=270
+# The Signer's own cost per fresh signature (one hinted libsecp256k1
+# recovery = go-livepeer's VerifySig, low-s, metrics), measured by the signer
+# bench of this run: 1/signer_keystore − 1/raw libsecp256k1 sign (≈ 50 µs;
+# 50 when that bench is skipped). The ratio expected if it is all the Signer
+# adds to a raw backend call: t / (t + RECOVERY_US).
+RECOVERY_US=$(overhead_us "$SIGN_OURS" "$SIGN_SECP")
+[ "$RECOVERY_US" != n/a ] || RECOVERY_US=50
 expected_ratio() { awk -v r="$1" -v x="$RECOVERY_US" 'BEGIN { if (r > 0) { t = 1e6 / r; printf "%.2f", t / (t + x) } else print "n/a" }'; }
-# verdict against ≥ 0.95× plus the reason: raw per-call latency vs recovery cost
-backend_verdict() { # ratio raw_rate
-  local v; v=$(verdict "$1" 0.95 ge)
-  echo "$v: raw call $(per_call_us "$2") µs vs ~${RECOVERY_US} µs of trial recovery per signature → expected $(expected_ratio "$2")×"
+# verdict against the target plus, when missed, the reason: raw per-call
+# latency vs the Signer's self-check cost
+backend_verdict() { # ratio raw_rate target [extra reason]
+  local v; v=$(verdict "$1" "$3" ge)
+  if [ "$v" = met ]; then echo met; else
+    echo "$v: raw call $(per_call_us "$2") µs + ~${RECOVERY_US} µs of self-check per signature → expected $(expected_ratio "$2")×${4:+; $4}"
+  fi
 }
 
 CPU=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
@@ -417,9 +464,31 @@ WORKERS=$(nproc)
   else
     echo "| requests/s and p99, 64 connections | not measured in this run (BENCH_HTTP=0) | | | ≥ 0.9× / ≤ 1.2× | |"
   fi
-  echo "| fresh signatures/s, Signer (keystore) vs raw k256 | $(echo "$SIGN_LINE" | grep -o 'signer_keystore [0-9]*/s' | cut -d' ' -f2) | $(echo "$SIGN_LINE" | grep -o 'k256 [0-9]*/s' | cut -d' ' -f2) | ${SIGN_RATIO}× | ≥ 0.5× | $(verdict "$SIGN_RATIO" 0.5 ge) |"
-  echo "| fresh signatures/s, Signer (pkcs11, SoftHSM2) vs raw \`C_Sign\` | ${PKCS11_OURS}/s | ${PKCS11_RAW}/s | ${PKCS11_RATIO}× | ≥ 0.95× | $(backend_verdict "$PKCS11_RATIO" "$PKCS11_RAW") |"
-  echo "| fresh signatures/s, Signer (aws-kms, emulator) vs raw SDK \`Sign\` | ${KMS_OURS}/s | ${KMS_RAW}/s | ${KMS_RATIO}× | ≥ 0.95× | $(backend_verdict "$KMS_RATIO" "$KMS_RAW") |"
+  sign_v=$(verdict "$SIGN_RATIO" 0.9 ge)
+  [ "$sign_v" = met ] || sign_v="$sign_v: the Signer adds ${RECOVERY_US} µs per signature (hinted recovery, low-s, metrics) to a $(per_call_us "$SIGN_SECP") µs libsecp256k1 signature; the ceiling's verification costs $(overhead_us "$SIGN_CEIL" "$SIGN_SECP") µs"
+  echo "| fresh signatures/s, Signer (keystore) vs raw libsecp256k1 sign + verify | ${SIGN_OURS}/s | ${SIGN_CEIL}/s | ${SIGN_RATIO}× | ≥ 0.9× | $sign_v |"
+  echo "| fresh signatures/s, Signer (pkcs11, SoftHSM2) vs raw \`C_Sign\` | ${PKCS11_OURS}/s | ${PKCS11_RAW}/s | ${PKCS11_RATIO}× | ≥ 0.85× | $(backend_verdict "$PKCS11_RATIO" "$PKCS11_RAW" 0.85 "the backend alone, before any Ethereum rule (session pool + blocking-thread hop), is already at ${PKCS11_ALONE}× of raw \`C_Sign\`") |"
+  echo "| fresh signatures/s, Signer (aws-kms, emulator) vs raw SDK \`Sign\` | ${KMS_OURS}/s | ${KMS_RAW}/s | ${KMS_RATIO}× | ≥ 0.95× | $(backend_verdict "$KMS_RATIO" "$KMS_RAW" 0.95) |"
+  for b in keystore pkcs11; do
+    case $b in keystore) tgt=0.5; bname="keystore";; pkcs11) tgt=0.8; bname="pkcs11, SoftHSM2";; esac
+    for ph in continuing first10; do
+      l=${PAY[$b.$ph]}
+      case $ph in continuing) what="continuing sessions, 1 ticket/call";; first10) what="first calls, 10 tickets";; esac
+      r=$(kv "$l" ratio); v=$(verdict "$r" "$tgt" ge)
+      [ "$v" = met ] || v="$v: $(pay_extra_us "$l") µs per request (1/req/s − 1/ceiling req/s, all $(nproc) cores) beyond its $(kv "$l" sigs_per_req) signatures: HTTP, JSON, protobuf, ticket hashing, audit lines, and the load tool, which shares the cores while the ceiling runs alone"
+      echo "| \`/generate-live-payment\` req/s ($bname), $what, 64 connections | $(kv "$l" rps) (p50 $(kv "$l" p50_ms) ms, p99 $(kv "$l" p99_ms) ms, $(kv "$l" errors) errors) | $(kv "$l" ceiling_rps) ($(kv "$l" ceiling_sigs) sig/s ÷ $(kv "$l" sigs_per_req)) | ${r}× | ≥ ${tgt}× | $v |"
+    done
+  done
+  kr=$(kv "$PAY_KMS" ratio); kv_=$(verdict "$kr" 2 le)
+  [ "$kv_" = met ] || kv_="$kv_: the emulator itself is the limit: 26 raw SDK \`Sign\` calls sent at once take $(kv "$PAY_KMS" raw_26_signs_ms) ms vs $(kv "$PAY_KMS" raw_2_signs_ms) ms for 2 ($(kv "$PAY_KMS" raw_ratio)×; fully serial would be 13×): moto (Python) serves concurrent requests mostly one at a time, while the daemon sends a payment's ticket \`Sign\` requests together (up to 32 in flight)"
+  echo "| KMS emulator: 25-ticket payment latency vs 1-ticket (median of $(kv "$PAY_KMS" samples)) | $(kv "$PAY_KMS" many_ms) ms | $(kv "$PAY_KMS" one_ms) ms | ${kr}× | ≤ 2× | $kv_ |"
+  for b in keystore pkcs11; do
+    hwm=$(kv "${PAYMEM[$b]}" vmhwm_kib)
+    mib=$(awk -v k="$hwm" 'BEGIN { printf "%.1f", k / 1024 }')
+    mv=$(verdict "$mib" 40 lt)
+    [ "$mv" = met ] || mv="$mv: see *Payments* below"
+    echo "| peak RSS (VmHWM) of the daemon under the payment load ($b) | $mib MiB | | | < 40 MiB | $mv |"
+  done
   echo
   if [ "$HTTP" = 1 ]; then
     echo "## HTTP: \`POST /sign-orchestrator-info\` vs the ceiling"
@@ -477,22 +546,26 @@ WORKERS=$(nproc)
   echo "HTTP to the emulator (a Python server on loopback: no network round trip, but slower per"
   echo "request than a native server; real KMS adds a network round trip per call instead)."
   echo
-  echo "## Signer vs raw k256"
+  echo "## Signer vs the libsecp256k1 sign + verify ceiling"
   echo
-  echo "\`cargo bench --bench signer\`: \`Signer::sign_digest\` on the keystore backend (sign,"
-  echo "low-s, trial recovery through go-livepeer's verifier, self-check, metrics) vs raw"
-  echo "k256 \`sign_prehash_recoverable\`, same key and digests, same process:"
+  echo "\`cargo bench --bench signer\`: \`Signer::sign_digest\` on the keystore backend (libsecp256k1"
+  echo "RFC 6979 signing with a parity hint, low-s, one hinted recovery = go-livepeer's \`VerifySig\`"
+  echo "self-check, metrics) vs the cheapest self-checked signature: raw libsecp256k1 recoverable"
+  echo "sign + one \`verify_ecdsa\`, in one loop on the same key and digests, interleaved rounds,"
+  echo "same process, one core. Raw k256 and raw libsecp256k1 signing alone are timed for reference:"
   echo
   echo "    $SIGN_LINE"
+  echo "    $SIGN_OVERHEAD_LINE"
   echo
-  if awk -v v="$SIGN_RATIO" 'BEGIN { exit !(v < 0.5) }'; then
-    echo "Below the 0.5× target: every fresh signature is checked by recovering the public key"
-    echo "from \`r‖s‖v\` (k256's \`recover_from_prehash\`, which also re-verifies the signature"
-    echo "internally) once per candidate \`v\` (1.5 recoveries per signature on average), and a"
-    echo "recovery costs several signatures. The OrchestratorInfo endpoint serves a cached signature,"
-    echo "so this does not affect the HTTP numbers above."
-    echo
-  fi
+  echo "| | per signature |"
+  echo "|---|---|"
+  echo "| raw libsecp256k1 sign | $(per_call_us "$SIGN_SECP") µs |"
+  echo "| raw libsecp256k1 sign + verify (the ceiling) | $(per_call_us "$SIGN_CEIL") µs |"
+  echo "| Signer::sign_digest, keystore | $(per_call_us "$SIGN_OURS") µs |"
+  echo "| raw k256 sign (the previous signing library) | $(per_call_us "$SIGN_K256") µs |"
+  echo
+  echo "Target ≥ 0.9×: $(verdict "$SIGN_RATIO" 0.9 ge) (${SIGN_RATIO}×)."
+  echo
   echo "## PKCS#11 and AWS KMS backends vs the raw backend call"
   echo
   echo "\`cargo bench --bench pkcs11\` (load average ${PKCS11_LOAD} when it started): \`Signer::sign_digest\` over"
@@ -508,29 +581,106 @@ WORKERS=$(nproc)
   echo "    $KMS_LINE"
   echo
   echo "What the ratio is made of. The Signer adds, per fresh signature, low-s normalisation and"
-  echo "the trial recovery of \`v\` (≈ 1.5 k256 public-key recoveries; ${RECOVERY_US} µs in this run: 1/Signer − 1/raw k256"
-  echo "in *Signer vs raw k256*). That cost is fixed, so the ratio depends on how slow the raw"
+  echo "one libsecp256k1 recovery (go-livepeer's \`VerifySig\`; an HSM or KMS gives no parity hint,"
+  echo "so both candidates may be tried), ${RECOVERY_US} µs in this run for the hinted case: 1/Signer − 1/raw libsecp256k1 sign"
+  echo "in *Signer vs the libsecp256k1 sign + verify ceiling*. That cost is fixed, so the ratio depends on how slow the raw"
   echo "backend call is: ratio ≈ t_raw / (t_raw + ${RECOVERY_US} µs)."
   echo
   echo "| backend | raw call | Signer | overhead per signature | ratio | expected from ${RECOVERY_US} µs | target |"
   echo "|---|---|---|---|---|---|---|"
-  echo "| pkcs11 (SoftHSM2) | $(per_call_us "$PKCS11_RAW") µs | $(per_call_us "$PKCS11_OURS") µs | $(overhead_us "$PKCS11_OURS" "$PKCS11_RAW") µs | ${PKCS11_RATIO}× (median round ${PKCS11_MEDIAN}×) | $(expected_ratio "$PKCS11_RAW")× | ≥ 0.95×: $(verdict "$PKCS11_RATIO" 0.95 ge) |"
+  echo "| pkcs11 (SoftHSM2) | $(per_call_us "$PKCS11_RAW") µs | $(per_call_us "$PKCS11_OURS") µs | $(overhead_us "$PKCS11_OURS" "$PKCS11_RAW") µs | ${PKCS11_RATIO}× (median round ${PKCS11_MEDIAN}×) | $(expected_ratio "$PKCS11_RAW")× | ≥ 0.85×: $(verdict "$PKCS11_RATIO" 0.85 ge) |"
   echo "| aws-kms (emulator) | $(per_call_us "$KMS_RAW") µs | $(per_call_us "$KMS_OURS") µs | $(overhead_us "$KMS_OURS" "$KMS_RAW") µs | ${KMS_RATIO}× | $(expected_ratio "$KMS_RAW")× | ≥ 0.95×: $(verdict "$KMS_RATIO" 0.95 ge) |"
   echo
   echo "For pkcs11 the bench also times the backend alone (session pool + blocking-thread hop,"
   echo "no Ethereum rules; in the line above): what the Signer loses beyond the expected ratio is"
   echo "that hop, not the Ethereum rules."
   echo
-  echo "A raw call needs to take ≥ $(awk -v x="$RECOVERY_US" 'BEGIN { printf "%.1f", x * 0.95 / 0.05 / 1000 }') ms for ${RECOVERY_US} µs to stay under 5 %. SoftHSM2 signs in software"
+  echo "A raw call needs to take ≥ $(awk -v x="$RECOVERY_US" 'BEGIN { printf "%.1f", x * 0.95 / 0.05 / 1000 }') ms for ${RECOVERY_US} µs to stay under 5 % (≥ $(awk -v x="$RECOVERY_US" 'BEGIN { printf "%.2f", x * 0.85 / 0.15 / 1000 }') ms for 15 %). SoftHSM2 signs in software"
   echo "in-process ($(per_call_us "$PKCS11_RAW") µs above) and the emulator answers over loopback ($(per_call_us "$KMS_RAW") µs), so the"
   echo "recovery is a large share of a signature there; a network HSM (CloudHSM, Luna) or real AWS KMS (a few ms per \`Sign\`"
   echo "round trip) is in the regime where the ratio approaches 1. Only fresh signatures pay"
   echo "this: \`/sign-orchestrator-info\` serves the signature made at startup."
   echo
+  echo "## Payments: \`POST /generate-live-payment\` under load vs the signing ceiling"
+  echo
+  echo "\`cargo bench --bench payments\` (benches/payments.rs; load average ${PAY_LOAD} when it started). The release"
+  echo "daemon (\`[chain]\` on a local anvil running our Livepeer test contracts, the §C signer funded,"
+  echo "go-livepeer's default \`[payments]\` limits, JSON logs at \`info\` to a file: one audit line per"
+  echo "signature and per payment) and a load tool in the same process as the ceiling (a current-thread"
+  echo "runtime: one core at most), 64 keep-alive HTTP/1.1 connections on 127.0.0.1, ${PAY_DURATION} s measured"
+  echo "per phase after a 1.5 s settle:"
+  echo
+  echo "* **continuing**: each connection is a gateway session of \`fixed\` payments at price == ticket EV"
+  echo "  (exactly 1 ticket and balance 0 per call), the state of each answer sent with the next call,"
+  echo "  new ticket params every 400 calls (before the 500-nonce guard); the session's first call"
+  echo "  (its segment credentials, then cached for the manifest id) is in the settle period;"
+  echo "* **first10**: first calls (no state, a new manifest id each) at price == 10 × EV: 10 tickets,"
+  echo "  the state and the segment credentials per call."
+  echo
+  echo "Signatures per request are the daemon's own \`livepeer_signer_signatures_total\` over the window"
+  echo "÷ its requests. The ceiling is a \`Signer\` over the same backend (same key; for SoftHSM2 the same"
+  echo "token and 2 sessions) in the bench process, 64 concurrent \`sign_digest\` loops on a tokio runtime"
+  echo "with one worker per core ($(nproc)), the daemon idle: ceiling req/s = those signatures/s ÷ signatures"
+  echo "per request. After each phase, 3 more answers are verified in full outside the timing"
+  echo "(go-livepeer's \`VerifySig\` on every ticket and \`checkWinningTicket\` in the EVM)."
+  echo
+  echo "| backend | phase | req/s | p50 | p99 | errors | signatures/request | ceiling signatures/s | ceiling req/s | ratio | target |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|"
+  for b in keystore pkcs11; do
+    case $b in keystore) tgt=0.5;; pkcs11) tgt=0.8;; esac
+    for ph in continuing first10; do
+      l=${PAY[$b.$ph]}
+      echo "| $b | $ph | $(kv "$l" rps) | $(kv "$l" p50_ms) ms | $(kv "$l" p99_ms) ms | $(kv "$l" errors) | $(kv "$l" sigs_per_req) | $(kv "$l" ceiling_sigs) | $(kv "$l" ceiling_rps) | $(kv "$l" ratio)× | ≥ ${tgt}×: $(verdict "$(kv "$l" ratio)" "$tgt" ge) |"
+    done
+  done
+  echo
+  echo "0 errors (non-200 answers or transport errors) in every phase: the script fails otherwise."
+  echo "Where a ratio is below its target, the difference is what the daemon spends per request"
+  echo "besides signing, in wall time on the $(nproc) cores: 1/req/s − 1/ceiling req/s ="
+  for b in keystore pkcs11; do
+    for ph in continuing first10; do
+      echo "$b $ph $(pay_extra_us "${PAY[$b.$ph]}") µs;"
+    done
+  done
+  echo "that is HTTP parsing, JSON and base64, protobuf, the ticket hashes, the spec's exact-rational"
+  echo "arithmetic, the state JSON, an audit line per signature and per payment, the hops to the"
+  echo "\`payments\` threads, plus the load tool itself, which shares the cores with the daemon while the"
+  echo "ceiling runs alone."
+  echo
+  echo "### KMS emulator: a 25-ticket payment vs a 1-ticket payment"
+  echo
+  echo "The daemon over the KMS emulator (\`tests/support/kms_emulator.py\`, a key seeded with the §C"
+  echo "key; static dummy credentials, explicit region, endpoint on 127.0.0.1, no metadata service),"
+  echo "one connection, first calls of \`fixed\` at price == EV and == 25 × EV alternated on warmed-up"
+  echo "manifest ids (tickets + the state per call: $(kv "$PAY_KMS" sigs_per_pair) signatures per pair), $(kv "$PAY_KMS" samples) of each:"
+  echo
+  echo "    $PAY_KMS"
+  echo
+  echo "Median 25-ticket latency $(kv "$PAY_KMS" many_ms) ms vs 1-ticket $(kv "$PAY_KMS" one_ms) ms = $(kv "$PAY_KMS" ratio)×, target ≤ 2×: $(verdict "$(kv "$PAY_KMS" ratio)" 2 le)."
+  echo "The ticket signatures of one payment are \`Sign\` requests in flight together (capped at 32)."
+  echo "The emulator alone, same run, daemon idle: 26 raw SDK \`Sign\` calls sent at once (a 25-ticket"
+  echo "payment's signatures) take $(kv "$PAY_KMS" raw_26_signs_ms) ms, 2 (a 1-ticket payment's) take $(kv "$PAY_KMS" raw_2_signs_ms) ms: $(kv "$PAY_KMS" raw_ratio)× (medians of $(kv "$PAY_KMS" samples))."
+  echo "That ratio is the floor this emulator allows the daemon; against real AWS KMS, whose \`Sign\`"
+  echo "requests are served in parallel, the 25-ticket payment costs about one round trip more."
+  echo
+  echo "### Memory under the payment load"
+  echo
+  echo "| daemon | peak RSS (VmHWM) after both phases | RSS then | target |"
+  echo "|---|---|---|---|"
+  for b in keystore pkcs11; do
+    m=${PAYMEM[$b]}
+    hwm=$(awk -v k="$(kv "$m" vmhwm_kib)" 'BEGIN { printf "%.1f", k / 1024 }')
+    echo "| $b | $hwm MiB | $(awk -v k="$(kv "$m" vmrss_kib)" 'BEGIN { printf "%.1f", k / 1024 }') MiB | < 40 MiB: $(verdict "$hwm" 40 lt) |"
+  done
+  echo
+  echo "Raw result lines:"
+  echo
+  grep '^paybench backend' "$TMP/payments-bench.txt" | sed 's/^/    /'
+  echo
   echo "## Commands"
   echo
   echo '```sh'
-  echo "./scripts/bench.sh    # BENCH_DURATION=$DURATION BENCH_ROUNDS=$ROUNDS BENCH_COLD_RUNS=$COLD_RUNS"
+  echo "./scripts/bench.sh    # BENCH_DURATION=$DURATION BENCH_ROUNDS=$ROUNDS BENCH_COLD_RUNS=$COLD_RUNS BENCH_PAY_DURATION=$PAY_DURATION BENCH_KMS_SAMPLES=$KMS_SAMPLES"
   echo "# which runs:"
   echo "cargo build --release --bin livepeer-signer --example ceiling_server"
   echo "target/release/livepeer-signer serve --config signer.toml 2>signer.log   # listen 127.0.0.1:0, [log] level=info"
@@ -542,6 +692,7 @@ WORKERS=$(nproc)
   echo "cargo bench --bench signer -- --warm-up-time 1 --measurement-time 3"
   echo "cargo bench --bench pkcs11 -- --warm-up-time 1 --measurement-time $BACKEND_MEASURE"
   echo "cargo bench --bench aws_kms -- --warm-up-time 1 --measurement-time $BACKEND_MEASURE   # AWS_EC2_METADATA_DISABLED=true"
+  echo "BENCH_PAY_DURATION=$PAY_DURATION BENCH_KMS_SAMPLES=$KMS_SAMPLES cargo bench --bench payments   # dummy AWS credentials, AWS_EC2_METADATA_DISABLED=true; TEST_PYTHON"
   echo "# pkcs11 cold start: SOFTHSM2_CONF=<throwaway conf>"
   echo "softhsm2-util --init-token --free --label bench --pin 1234 --so-pin 5678"
   echo "target/release/livepeer-signer pkcs11 import --config signer-pkcs11.toml --keystore key.json --password-file password --label k"
