@@ -50,6 +50,7 @@ fuzz_target!(|data: &[u8]| {
         new_state_id: "a1b2c3d4",
         new_manifest_id: "5e6f7a8b",
         state_mac: None,
+        state_authenticated: false,
     });
     match result {
         Err(r) => assert!(

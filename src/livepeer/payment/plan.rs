@@ -96,6 +96,9 @@ pub struct PlanInputs<'a> {
     /// `[payments] state_mac_key_file`: 32-byte state tags are accepted
     /// (and, by the caller, made) with it; signatures always are.
     pub state_mac: Option<&'a StateMacKey>,
+    /// The caller already knows `request.state` / `state_sig` to be
+    /// authentic (it issued exactly these bytes): skip the check.
+    pub state_authenticated: bool,
 }
 
 /// What one payment will sign and answer.
@@ -204,6 +207,7 @@ pub fn plan(inputs: PlanInputs<'_>) -> Result<Plan, Refusal> {
         new_state_id,
         new_manifest_id,
         state_mac,
+        state_authenticated,
     } = inputs;
 
     // 3–6: the OrchestratorInfo.
@@ -231,7 +235,9 @@ pub fn plan(inputs: PlanInputs<'_>) -> Result<Plan, Refusal> {
     // 8: the state.
     let has_state = req.has_state();
     let mut state = if has_state {
-        let authentic = if req.state_sig.len() == super::mac::TAG_LEN {
+        let authentic = if state_authenticated {
+            true
+        } else if req.state_sig.len() == super::mac::TAG_LEN {
             state_mac.is_some_and(|k| k.verify(&signer, &req.state, &req.state_sig))
         } else {
             verify_sig(&signer, &req.state, &req.state_sig).is_ok()
@@ -519,6 +525,7 @@ mod tests {
             new_state_id: "a1b2c3d4",
             new_manifest_id: "5e6f7a8b",
             state_mac: None,
+            state_authenticated: false,
         })
     }
 
@@ -914,6 +921,7 @@ mod tests {
                 new_state_id: "a1b2c3d4",
                 new_manifest_id: "5e6f7a8b",
                 state_mac: mac,
+                state_authenticated: false,
             })
         };
         let tagged = PaymentRequest {

@@ -32,6 +32,9 @@ use crate::signer::Signer;
 pub const AUTH_ID_HEADER: &str = "Signer-Auth-Id";
 /// Segment-credential signatures kept (one per manifest id).
 pub const SEG_CREDS_CACHE_SIZE: usize = 4096;
+/// States this process issued, remembered so that a continuing call skips
+/// re-verifying the signature it made itself (one key recovery less).
+pub const ISSUED_STATES_SIZE: usize = 65_536;
 
 /// The payment endpoint's state: the signer, `[payments]`, the chain view,
 /// the webhook client, spend limits and the segment-credential cache.
@@ -41,7 +44,11 @@ pub struct PaymentService {
     chain: ChainView,
     webhook: Option<Webhook>,
     spend: SpendLimits,
-    seg_creds: SegCredsCache,
+    /// Segment-credential signatures by manifest id: the signature covers
+    /// only the manifest id (§3.10 Flatten), so a continuing stream reuses it.
+    seg_creds: Fifo<String, RecoverableSignature>,
+    /// SHA-256 of (state, Sig) pairs this process answered with.
+    issued: Fifo<[u8; 32], ()>,
     state_mac: Option<StateMacKey>,
     runtime: tokio::runtime::Handle,
     /// Owns the payment threads; shut down without blocking on drop.
@@ -65,32 +72,48 @@ impl std::fmt::Debug for PaymentService {
     }
 }
 
-/// Segment-credential signatures by manifest id: the signature covers only
-/// the manifest id (§3.10 Flatten), so a continuing stream reuses it.
-/// Bounded; the oldest entry goes first.
-#[derive(Debug, Default)]
-struct SegCredsCache {
-    inner: Mutex<(HashMap<String, RecoverableSignature>, VecDeque<String>)>,
+/// A bounded map shared by the request tasks; the oldest entry goes first.
+#[derive(Debug)]
+struct Fifo<K, V> {
+    inner: Mutex<(HashMap<K, V>, VecDeque<K>)>,
+    capacity: usize,
 }
 
-impl SegCredsCache {
-    fn get(&self, manifest_id: &str) -> Option<RecoverableSignature> {
-        let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        g.0.get(manifest_id).copied()
+impl<K: std::hash::Hash + Eq + Clone, V: Copy> Fifo<K, V> {
+    fn new(capacity: usize) -> Self {
+        Fifo {
+            inner: Mutex::new((HashMap::new(), VecDeque::new())),
+            capacity,
+        }
     }
 
-    fn insert(&self, manifest_id: &str, sig: RecoverableSignature) {
+    fn get(&self, key: &K) -> Option<V> {
+        let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        g.0.get(key).copied()
+    }
+
+    fn insert(&self, key: K, value: V) {
         let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let (map, order) = &mut *g;
-        if map.insert(manifest_id.to_string(), sig).is_none() {
-            order.push_back(manifest_id.to_string());
-            while order.len() > SEG_CREDS_CACHE_SIZE {
+        if map.insert(key.clone(), value).is_none() {
+            order.push_back(key);
+            while order.len() > self.capacity {
                 if let Some(old) = order.pop_front() {
                     map.remove(&old);
                 }
             }
         }
     }
+}
+
+/// SHA-256 of a state and its `Sig` as this process issued them.
+fn issued_key(state: &[u8], sig: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update((state.len() as u64).to_be_bytes());
+    h.update(state);
+    h.update(sig);
+    h.finalize().into()
 }
 
 /// Eight random lowercase hex digits (go-livepeer `RandomManifestID`).
@@ -132,7 +155,8 @@ impl PaymentService {
             chain,
             webhook,
             spend: SpendLimits::default(),
-            seg_creds: SegCredsCache::default(),
+            seg_creds: Fifo::new(SEG_CREDS_CACHE_SIZE),
+            issued: Fifo::new(ISSUED_STATES_SIZE),
             state_mac,
             runtime: runtime.handle().clone(),
             owned: Some(runtime),
@@ -267,6 +291,12 @@ impl PaymentService {
             new_state_id: &state_id,
             new_manifest_id: &manifest_id,
             state_mac: self.state_mac.as_ref(),
+            // A state this process issued (exact bytes and Sig) is authentic.
+            state_authenticated: request.has_state()
+                && self
+                    .issued
+                    .get(&issued_key(&request.state, &request.state_sig))
+                    .is_some(),
         })?;
 
         // Authorize: spend limit, webhook, AuthID. Nothing is signed yet.
@@ -380,10 +410,11 @@ impl PaymentService {
             Some(s) => s,
             None => {
                 let s = sigs[next];
-                self.seg_creds.insert(&plan.manifest_id, s);
+                self.seg_creds.insert(plan.manifest_id.clone(), s);
                 s
             }
         };
+        self.issued.insert(issued_key(&state_json, &state_sig), ());
         let payment = wire::payment(
             &plan.params,
             self.signer.address(),
