@@ -153,25 +153,8 @@ impl Node {
 
     async fn wait_ready(&self) {
         let block = self.chain.block().await;
-        let http = reqwest::Client::new();
-        let started = Instant::now();
-        loop {
-            if let Ok(r) = http.get(format!("{}/readyz", self.url)).send().await {
-                let status = r.status().as_u16();
-                let v: serde_json::Value = r.json().await.unwrap_or_default();
-                if status == 200
-                    && v["chain"]["fresh"] == true
-                    && v["chain"]["l1_block"].as_u64().unwrap_or(0) >= block
-                {
-                    return;
-                }
-                assert!(
-                    started.elapsed() < Duration::from_secs(30),
-                    "{}: never ready: {status} {v}",
-                    self.backend
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        if let Err(last) = payments::ready_at(&reqwest::Client::new(), &self.url, block).await {
+            panic!("{}: never ready: {last}", self.backend);
         }
     }
 

@@ -129,26 +129,12 @@ impl Node {
 
     /// Waits until `/readyz` reports a fresh chain view at L1 block ≥ `block`.
     async fn wait_ready(&self, block: u64) {
-        let http = client();
-        let start = Instant::now();
-        loop {
-            if let Ok(r) = http.get(format!("{}/readyz", self.daemon.url)).send().await {
-                let status = r.status().as_u16();
-                let v: serde_json::Value = r.json().await.unwrap_or_default();
-                if status == 200
-                    && v["chain"]["fresh"] == true
-                    && v["chain"]["l1_block"].as_u64().unwrap_or(0) >= block
-                {
-                    return;
-                }
-                assert!(
-                    start.elapsed() < Duration::from_secs(30),
-                    "{}: never ready at block {block}: {status} {v}\nlogs:\n{}",
-                    self.backend,
-                    self.daemon.logs()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        if let Err(last) = payments::ready_at(&client(), &self.daemon.url, block).await {
+            panic!(
+                "{}: never ready at block {block}: {last}\nlogs:\n{}",
+                self.backend,
+                self.daemon.logs()
+            );
         }
     }
 

@@ -785,24 +785,8 @@ impl Signer {
 
     /// Waits until `/readyz` reports a fresh chain view at L1 block ≥ `block`.
     pub async fn wait_l1(&self, block: u64) {
-        let start = Instant::now();
-        loop {
-            let r = self.http.get(format!("{}/readyz", self.url)).send().await;
-            if let Ok(r) = r {
-                let status = r.status().as_u16();
-                let v: serde_json::Value = r.json().await.unwrap_or_default();
-                if status == 200
-                    && v["chain"]["fresh"] == true
-                    && v["chain"]["l1_block"].as_u64().unwrap_or(0) >= block
-                {
-                    return;
-                }
-                assert!(
-                    start.elapsed() < Duration::from_secs(30),
-                    "the signer's chain view never reached block {block}: {status} {v}"
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        if let Err(last) = ready_at(&self.http, &self.url, block).await {
+            panic!("the signer's chain view never reached block {block}: {last}");
         }
     }
 
@@ -1002,6 +986,30 @@ fn local_ticket_hash(t: &TestTicketBroker::Ticket) -> B256 {
 }
 
 /// See [`Signer::verify`].
+/// Polls `url`/readyz until it answers 200 with a fresh chain view at L1
+/// block ≥ `block`; after 30 s, `Err` with the last status and body.
+pub async fn ready_at(http: &reqwest::Client, url: &str, block: u64) -> Result<(), String> {
+    let start = Instant::now();
+    loop {
+        let mut last = "no answer".to_string();
+        if let Ok(r) = http.get(format!("{url}/readyz")).send().await {
+            let status = r.status().as_u16();
+            let v: serde_json::Value = r.json().await.unwrap_or_default();
+            if status == 200
+                && v["chain"]["fresh"] == true
+                && v["chain"]["l1_block"].as_u64().unwrap_or(0) >= block
+            {
+                return Ok(());
+            }
+            last = format!("{status} {v}");
+        }
+        if start.elapsed() > Duration::from_secs(30) {
+            return Err(last);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// The state MAC key the tests write to `[payments] state_mac_key_file`.
 pub const TEST_STATE_MAC_KEY: &[u8] = b"livepeer-signer test state MAC key, 32+ bytes";
 
