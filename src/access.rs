@@ -686,7 +686,7 @@ mod tests {
             .reserve(&Caller::anonymous(), &ev(1_000_000), t0)
             .unwrap()
             .is_none());
-        let a = limits.reserve(&caller, &ev(60), t0).unwrap().unwrap();
+        limits.reserve(&caller, &ev(60), t0).unwrap().unwrap();
         // 60 + 40 = 100: equality allowed; then one more wei is refused.
         limits
             .reserve(&caller, &ev(40), t0 + Duration::from_secs(30))
@@ -707,7 +707,6 @@ mod tests {
             .reserve(&caller, &ev(1), t0 + Duration::from_secs(61))
             .is_err());
         // A released reservation frees its share.
-        let _ = a;
         let other = Caller {
             name: "other".into(),
             ..caller.clone()
