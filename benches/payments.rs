@@ -226,15 +226,7 @@ async fn keystore_node() -> Node {
 
 /// A fresh SoftHSM2 token holding the §C key (label `signer`), 2 sessions.
 async fn softhsm_node() -> (Node, Arc<softhsm::Token>) {
-    let token = Arc::new(softhsm::Token::new("paybench"));
-    livepeer_signer::keys::pkcs11::admin::import_key(
-        &token.session(),
-        &support::c_key(),
-        "signer",
-        &[0x01],
-        &token.label,
-    )
-    .unwrap();
+    let token = Arc::new(softhsm::Token::with_key("paybench", &support::c_key(), "signer"));
     let chain = Chain::start(one_eth(), one_eth()).await;
     let cfg = token.config_file(Some("signer"), None);
     let node = Node::start(

@@ -483,15 +483,7 @@ async fn keystore_every_deposit_command_on_chain_and_chain_status() {
 #[cfg(feature = "pkcs11")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn softhsm_key_funds_unlocks_and_withdraws() {
-    let token = softhsm::Token::new("deposit");
-    livepeer_signer::keys::pkcs11::admin::import_key(
-        &token.session(),
-        &support::c_key(),
-        "signer",
-        &[0x01],
-        &token.label,
-    )
-    .unwrap();
+    let token = softhsm::Token::with_key("deposit", &support::c_key(), "signer");
     let c = Chain::start(eth("2eth")).await;
     let cfg = token.config_file(Some("signer"), None);
     append(&cfg, &c.toml());

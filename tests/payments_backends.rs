@@ -234,15 +234,7 @@ async fn keystore_node() -> Node {
 /// A fresh SoftHSM2 token holding the §C key (label `signer`, id 01).
 #[cfg(feature = "pkcs11")]
 async fn softhsm_node(name: &str) -> Node {
-    let token = softhsm::Token::new(name);
-    livepeer_signer::keys::pkcs11::admin::import_key(
-        &token.session(),
-        &support::c_key(),
-        "signer",
-        &[0x01],
-        &token.label,
-    )
-    .unwrap();
+    let token = softhsm::Token::with_key(name, &support::c_key(), "signer");
     let chain = Chain::start(one_eth(), one_eth()).await;
     let cfg = token.config_file(Some("signer"), None);
     Node::start("pkcs11", chain, &cfg, softhsm::bin(), vec![Box::new(token)]).await

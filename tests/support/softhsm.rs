@@ -147,6 +147,22 @@ impl Token {
         Token { label, dir, pin_file }
     }
 
+    /// A new token holding `key`, imported as label `key_label`, id 01
+    /// (through the signer's own `pkcs11 import` path).
+    #[allow(dead_code)] // Not every test binary including this module imports keys.
+    pub fn with_key(name: &str, key: &k256::ecdsa::SigningKey, key_label: &str) -> Token {
+        let token = Token::new(name);
+        livepeer_signer::keys::pkcs11::admin::import_key(
+            &token.session(),
+            key,
+            key_label,
+            &[0x01],
+            &token.label,
+        )
+        .unwrap();
+        token
+    }
+
     /// A logged-in read/write user session on this token.
     pub fn session(&self) -> Session {
         let ctx = ctx();
