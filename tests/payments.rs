@@ -1699,6 +1699,41 @@ async fn stale_chain_503_signs_nothing_and_recovers() {
         .await;
 }
 
+/// The chain view goes stale while the webhook deliberates: the view is
+/// checked again before signing, so the call is refused and nothing signed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chain_stale_during_the_webhook_signs_nothing() {
+    let hook = Webhook::with(Answer::ok(r#"{"status":200}"#).after(Duration::from_millis(3500)));
+    let s = Signer::start(&format!("[payments]\n{}", webhook_toml(&hook.url))).await;
+    let (face, wp) = exact_ev(1);
+    let o = s.orch(face, wp, (1, 1)).await;
+    let sigs = s.signatures().await;
+    let anvil = s.chain().anvil.pid().expect("anvil runs");
+    let signal = |sig: &str| {
+        let ok = std::process::Command::new("kill")
+            .args([sig, &anvil.to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill {sig} {anvil}");
+    };
+    let req = PayRequest::new(&o, "fixed").manifest("slow-webhook");
+    let (resp, ()) = tokio::join!(s.pay(&req), async {
+        // The request is planned against a fresh view, then waits on the
+        // webhook; freeze the node (our own anvil) so the view ages out.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        signal("-STOP");
+    });
+    signal("-CONT");
+    resp.expect_exact(503, "Service Unavailable Error");
+    assert_eq!(hook.calls(), 1, "the webhook was asked (the first check passed)");
+    assert_eq!(
+        s.signatures().await,
+        sigs,
+        "nothing signed after the view went stale"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_chain_503() {
     let s = Signer::on(None, "", 1500).await;

@@ -180,6 +180,20 @@ pub fn seg_capabilities(caps: &proto::Capabilities) -> proto::Capabilities {
     out
 }
 
+/// Re-checks a plan's batch against a newer chain view, right before it is
+/// signed (the webhook may have taken seconds): the ticket params must not
+/// have expired (480, as in step 14) and the sender must still pass
+/// `validateTicketParams` for the whole batch (500, as in step 19).
+pub fn revalidate(plan: &Plan, chain: &ChainInputs, config: &PaymentsConfig) -> Result<(), Refusal> {
+    validate_ticket_params(&plan.params, plan.tickets.len() as u64, chain, &config.limits()).map_err(|e| {
+        if e.is_expired() {
+            Refusal::refresh("refresh_ticket_params", &plan.transcoder)
+        } else {
+            Refusal::new(500, "ticket_validation", e.to_string())
+        }
+    })
+}
+
 /// Go's `proto.Unmarshal` message for malformed input (prost's own text
 /// differs; gateways and the vectors match on Go's).
 fn proto_error() -> Refusal {
@@ -990,6 +1004,34 @@ mod tests {
             theirs.tickets[0].creation_round_block_hash,
             B256::repeat_byte(0xcd)
         );
+    }
+
+    #[test]
+    fn revalidation_against_a_newer_chain_view() {
+        let cfg = PaymentsConfig::default();
+        let p = run(&request(&info((1, 1), 3)), &cfg).unwrap();
+        assert_eq!(revalidate(&p, &chain(), &cfg), Ok(()));
+        // The L1 block moved past the params' expiration (200) meanwhile.
+        let later = ChainInputs {
+            last_seen_l1_block: U256::from(199),
+            ..chain()
+        };
+        let r = revalidate(&p, &later, &cfg).unwrap_err();
+        assert_eq!(
+            (r.status, r.refresh_url.as_deref()),
+            (480, Some("http://orch.example"))
+        );
+        // The deposit was withdrawn meanwhile.
+        let drained = ChainInputs {
+            sender: Some(SenderInfo {
+                deposit: U256::ZERO,
+                reserve: U256::from(1_000_000),
+                ..Default::default()
+            }),
+            ..chain()
+        };
+        let r = revalidate(&p, &drained, &cfg).unwrap_err();
+        assert_eq!((r.status, r.message.as_str()), (500, "no sender deposit"));
     }
 
     #[test]

@@ -268,17 +268,8 @@ impl PaymentService {
             access::record_refusal(caller, "/generate-live-payment", "scope", &message);
             return Err(Refusal::new(403, "scope", message));
         }
-        // A stale view means deposit, reserve and the L1 block are unknown:
-        // refuse rather than sign against old facts.
-        let snapshot = self.chain.fresh().map_err(|stale| {
-            Refusal::new(
-                503,
-                "chain_stale",
-                format!("payments are paused: {stale}; check [chain] rpc_url and the node"),
-            )
-        })?;
         let me = self.signer.address();
-        let chain = ChainInputs::from_snapshot(&snapshot, me);
+        let chain = self.fresh_chain()?;
         let request = PaymentRequest::decode(body).map_err(|e| Refusal::new(400, "bad_request", e.0))?;
         let now = GoTime(time::OffsetDateTime::now_utc());
         let (state_id, manifest_id) = (random_id(), random_id());
@@ -311,7 +302,7 @@ impl PaymentService {
                 Refusal::new(429, "spend_limit", e.to_string())
             })?;
         let authorized = self.authorize(&mut plan, headers, now).await;
-        let signed = match authorized {
+        let signed = match authorized.and_then(|()| self.recheck_chain(&plan)) {
             Ok(()) => self.sign(plan).await,
             Err(r) => Err(r),
         };
@@ -324,6 +315,27 @@ impl PaymentService {
                 Err(r)
             }
         }
+    }
+
+    /// The chain view read at the start may have aged while the webhook
+    /// ran: it must still be fresh, and the batch must still validate
+    /// against it, before anything is signed.
+    fn recheck_chain(&self, plan: &Plan) -> Result<(), Refusal> {
+        super::plan::revalidate(plan, &self.fresh_chain()?, &self.config)
+    }
+
+    /// The chain facts of a fresh view. A stale view means deposit, reserve
+    /// and the L1 block are unknown: refuse (503) rather than sign against
+    /// old facts.
+    fn fresh_chain(&self) -> Result<ChainInputs, Refusal> {
+        let snapshot = self.chain.fresh().map_err(|stale| {
+            Refusal::new(
+                503,
+                "chain_stale",
+                format!("payments are paused: {stale}; check [chain] rpc_url and the node"),
+            )
+        })?;
+        Ok(ChainInputs::from_snapshot(&snapshot, self.signer.address()))
     }
 
     /// Steps 22–23: the webhook (unless the incoming state's `AuthExpiry`
