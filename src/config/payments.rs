@@ -109,8 +109,9 @@ fn one() -> Rat {
     Rat::from_integer(1)
 }
 
-/// `[payments.webhook]`: go-livepeer's remote-signer auth webhook.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// `[payments.webhook]`: go-livepeer's remote-signer auth webhook. `Debug`
+/// shows header names only (their values may be credentials).
+#[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookConfig {
     /// Absolute `http://` or `https://` URL; it receives `POST {"headers", "state"}`.
@@ -124,6 +125,17 @@ pub struct WebhookConfig {
     /// Time a webhook call may take, in milliseconds (go-livepeer: 5000).
     #[serde(default = "default_webhook_timeout_ms")]
     pub timeout_ms: u64,
+}
+
+impl std::fmt::Debug for WebhookConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookConfig")
+            .field("url", &self.url)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("headers_file", &self.headers_file)
+            .field("timeout_ms", &self.timeout_ms)
+            .finish()
+    }
 }
 
 fn default_webhook_timeout_ms() -> u64 {
@@ -460,6 +472,19 @@ mod tests {
             let e = parse(text).unwrap().validate().unwrap_err().to_string();
             assert!(e.contains(needle), "{text}: {e}");
         }
+    }
+
+    #[test]
+    fn debug_hides_header_values() {
+        let c = parse(
+            "[webhook]\nurl = \"http://127.0.0.1:1/a\"\nheaders = { Authorization = \"Bearer s3cret\" }",
+        )
+        .unwrap();
+        let shown = format!("{c:?}");
+        assert!(
+            shown.contains("Authorization") && !shown.contains("s3cret"),
+            "{shown}"
+        );
     }
 
     #[test]
