@@ -148,11 +148,14 @@ pub enum Scope {
     /// drawn on the key's TicketBroker deposit.
     #[serde(rename = "live-payment")]
     LivePayment,
+    /// `GET /discover-orchestrators`: the orchestrator list (signs nothing).
+    #[serde(rename = "discovery")]
+    Discovery,
 }
 
 impl Scope {
     /// Every scope.
-    pub const ALL: [Scope; 7] = [
+    pub const ALL: [Scope; 8] = [
         Scope::OrchestratorInfo,
         Scope::EthSign,
         Scope::EthSignTypedData,
@@ -160,6 +163,7 @@ impl Scope {
         Scope::RawSign,
         Scope::Admin,
         Scope::LivePayment,
+        Scope::Discovery,
     ];
 
     /// The spelling used in config and messages.
@@ -172,6 +176,7 @@ impl Scope {
             Scope::RawSign => "raw_sign",
             Scope::Admin => "admin",
             Scope::LivePayment => "live-payment",
+            Scope::Discovery => "discovery",
         }
     }
 }

@@ -22,6 +22,7 @@ mod metrics;
 pub mod secret;
 pub mod server;
 pub mod signer;
+pub mod tls_client;
 pub mod web3signer;
 
 pub use cli::Cli;

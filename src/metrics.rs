@@ -73,6 +73,17 @@ pub struct Metrics {
     pub webhook_failures: IntCounterVec,
     /// `spend_limit_refusals_total{token}`: payments refused by `max_ev_per_minute`.
     pub spend_limit_refusals: IntCounterVec,
+    /// `discovery_orchestrators`: orchestrators in the discovery snapshot.
+    pub discovery_orchestrators: Gauge,
+    /// `discovery_snapshot_age_seconds`: -1 before the first snapshot.
+    pub discovery_snapshot_age_seconds: Gauge,
+    /// `discovery_refreshes_total{result}`: `ok` (orchestrators found) or `empty`.
+    pub discovery_refreshes: IntCounterVec,
+    /// `discovery_poll_errors_total{kind}`: `source`, `connect`, `timeout`,
+    /// `grpc`, `invalid_info`, `discovery`.
+    pub discovery_poll_errors: IntCounterVec,
+    /// `discovery_runners_rejected_total{reason}`: runner records refused.
+    pub discovery_runners_rejected: IntCounterVec,
     hooks: Mutex<Vec<ScrapeHook>>,
 }
 
@@ -248,6 +259,40 @@ impl Metrics {
                 &["token"],
             )
             .unwrap(),
+            discovery_orchestrators: Gauge::with_opts(opts(
+                "discovery_orchestrators",
+                "Orchestrators in the discovery snapshot",
+            ))
+            .unwrap(),
+            discovery_snapshot_age_seconds: Gauge::with_opts(opts(
+                "discovery_snapshot_age_seconds",
+                "Age of the discovery snapshot; -1 before the first one",
+            ))
+            .unwrap(),
+            discovery_refreshes: IntCounterVec::new(
+                opts(
+                    "discovery_refreshes_total",
+                    "Discovery refreshes by result (ok: orchestrators found, empty: none)",
+                ),
+                &["result"],
+            )
+            .unwrap(),
+            discovery_poll_errors: IntCounterVec::new(
+                opts(
+                    "discovery_poll_errors_total",
+                    "Discovery failures by kind (candidate source, one orchestrator, its /discovery)",
+                ),
+                &["kind"],
+            )
+            .unwrap(),
+            discovery_runners_rejected: IntCounterVec::new(
+                opts(
+                    "discovery_runners_rejected_total",
+                    "Runner records refused by discovery, by reason",
+                ),
+                &["reason"],
+            )
+            .unwrap(),
             hooks: Mutex::new(Vec::new()),
             registry,
         };
@@ -279,6 +324,11 @@ impl Metrics {
             Box::new(m.webhook_duration.clone()),
             Box::new(m.webhook_failures.clone()),
             Box::new(m.spend_limit_refusals.clone()),
+            Box::new(m.discovery_orchestrators.clone()),
+            Box::new(m.discovery_snapshot_age_seconds.clone()),
+            Box::new(m.discovery_refreshes.clone()),
+            Box::new(m.discovery_poll_errors.clone()),
+            Box::new(m.discovery_runners_rejected.clone()),
         ] {
             m.registry.register(c).expect("metric names are unique");
         }

@@ -1,6 +1,7 @@
 //! The Livepeer contract functions and events the signer uses, as `sol!`
 //! bindings (alloy does the ABI encoding). Signatures follow Livepeer's
-//! protocol contracts (Controller, RoundsManager, TicketBroker).
+//! protocol contracts (Controller, RoundsManager, TicketBroker, and the BondingManager /
+//! ServiceRegistry reads of orchestrator discovery).
 #![allow(missing_docs)] // generated items; each function is named after the contract's
 
 use alloy_sol_types::sol;
@@ -52,5 +53,29 @@ sol! {
         event Unlock(address indexed sender, uint256 startRound, uint256 endRound);
         event UnlockCancelled(address indexed sender);
         event Withdrawal(address indexed sender, uint256 deposit, uint256 reserve);
+    }
+
+    /// Livepeer's BondingManager: the transcoder pool (a linked list) and
+    /// each transcoder's activation rounds.
+    interface IBondingManager {
+        function getFirstTranscoderInPool() external view returns (address);
+        function getNextTranscoderInPool(address transcoder) external view returns (address);
+        function getTranscoder(address transcoder) external view returns (
+            uint256 lastRewardRound,
+            uint256 rewardCut,
+            uint256 feeShare,
+            uint256 lastActiveStakeUpdateRound,
+            uint256 activationRound,
+            uint256 deactivationRound,
+            uint256 activeCumulativeRewards,
+            uint256 cumulativeRewards,
+            uint256 cumulativeFees,
+            uint256 lastFeeRound
+        );
+    }
+
+    /// Livepeer's ServiceRegistry: each orchestrator's service URI.
+    interface IServiceRegistry {
+        function getServiceURI(address addr) external view returns (string);
     }
 }

@@ -17,9 +17,22 @@ use alloy_sol_types::SolCall;
 use alloy_transport::{RpcError, TransportErrorKind};
 use serde::Deserialize;
 
-use super::bindings::{IController, IRoundsManager, ITicketBroker};
+use super::bindings::{IBondingManager, IController, IRoundsManager, IServiceRegistry, ITicketBroker};
 use super::config::{ChainConfig, ARBITRUM_CHAIN_IDS};
 use super::ChainError;
+
+/// The most transcoders [`ChainClient::active_orchestrators`] walks
+/// (Livepeer's pool holds 100).
+pub const MAX_POOL: usize = 1000;
+
+/// An active orchestrator and its ServiceRegistry URI (as registered).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolMember {
+    /// Its address.
+    pub address: Address,
+    /// `ServiceRegistry.getServiceURI(address)`.
+    pub service_uri: String,
+}
 
 /// A sender's TicketBroker state (`getSenderInfo`), in wei and rounds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -276,18 +289,10 @@ impl ChainClient {
     pub fn new(config: &ChainConfig) -> Result<ChainClient, ChainError> {
         config.validate()?;
         let url = config.parsed_rpc_url()?;
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .and_then(|b| {
-                use rustls_platform_verifier::BuilderVerifierExt;
-                b.with_platform_verifier()
-            })
-            .map_err(|e| ChainError::Transport {
-                what: "TLS setup".into(),
-                detail: e.to_string(),
-            })?
-            .with_no_client_auth();
+        let tls = crate::tls_client::platform_tls().map_err(|e| ChainError::Transport {
+            what: "TLS setup".into(),
+            detail: e.to_string(),
+        })?;
         let http = reqwest_alloy::Client::builder()
             .tls_backend_preconfigured(tls)
             .timeout(config.request_timeout())
@@ -407,6 +412,64 @@ impl ChainClient {
             ticket_broker,
             rounds_manager,
         })
+    }
+
+    /// The orchestrators active in the last initialized round, with their
+    /// service URIs, in BondingManager pool order (go-livepeer's on-chain
+    /// discovery: `TranscoderPool` filtered by `activationRound <= round <
+    /// deactivationRound`). A pool longer than [`MAX_POOL`] or that loops is
+    /// refused as a bad answer.
+    pub async fn active_orchestrators(&self) -> Result<Vec<PoolMember>, ChainError> {
+        let bonding_manager = self.contract_address("BondingManager").await?;
+        let service_registry = self.contract_address("ServiceRegistry").await?;
+        let rounds_manager = self.contract_address("RoundsManager").await?;
+        let round = self.last_initialized_round(rounds_manager).await?;
+        let mut next = self
+            .call(
+                "BondingManager.getFirstTranscoderInPool",
+                bonding_manager,
+                IBondingManager::getFirstTranscoderInPoolCall {},
+            )
+            .await?;
+        let mut pool = Vec::new();
+        while next != Address::ZERO {
+            if pool.len() >= MAX_POOL || pool.contains(&next) {
+                return Err(ChainError::BadResponse {
+                    what: "BondingManager.getNextTranscoderInPool".into(),
+                    detail: format!("the pool does not end within {MAX_POOL} entries or loops at {next}"),
+                });
+            }
+            pool.push(next);
+            next = self
+                .call(
+                    "BondingManager.getNextTranscoderInPool",
+                    bonding_manager,
+                    IBondingManager::getNextTranscoderInPoolCall { transcoder: next },
+                )
+                .await?;
+        }
+        let mut out = Vec::new();
+        for address in pool {
+            let t = self
+                .call(
+                    "BondingManager.getTranscoder",
+                    bonding_manager,
+                    IBondingManager::getTranscoderCall { transcoder: address },
+                )
+                .await?;
+            if !(t.activationRound <= round && round < t.deactivationRound) {
+                continue;
+            }
+            let service_uri = self
+                .call(
+                    "ServiceRegistry.getServiceURI",
+                    service_registry,
+                    IServiceRegistry::getServiceURICall { addr: address },
+                )
+                .await?;
+            out.push(PoolMember { address, service_uri });
+        }
+        Ok(out)
     }
 
     /// `RoundsManager.currentRound()`: the round of the current block, which

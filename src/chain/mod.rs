@@ -24,7 +24,7 @@ pub mod tx;
 use alloy_primitives::{Address, B256, U256};
 
 pub use crate::eth::units::{format_eth, parse_amount, wei_to_f64, AmountError};
-pub use client::{BlockInfo, ChainClient, Contracts, SenderInfo};
+pub use client::{BlockInfo, ChainClient, Contracts, PoolMember, SenderInfo, MAX_POOL};
 pub use config::{ChainConfig, ChainConfigError, ARBITRUM_CHAIN_IDS, ARBITRUM_ONE_CONTROLLER};
 pub use snapshot::{spawn, start, ChainHandle, ChainMetrics, ChainView, Fault, Poller, Snapshot, Stale};
 pub use tx::{PreparedTx, SenderTx, Transactor, TxOptions, TxOutcome};

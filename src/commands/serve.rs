@@ -124,6 +124,31 @@ pub(super) async fn run(config_path: Option<&Path>) -> Result<(), Failure> {
             None
         }
     };
+    // Discovery. Its polls carry the OrchestratorInfo signature made above,
+    // so even the first one is signed (go-livepeer's bootstrap race, spec §9,
+    // cannot happen here).
+    let _discovery_task = match &config.discovery {
+        Some(cfg) => {
+            let poller = crate::livepeer::discovery::Poller::new(
+                cfg,
+                *signer.address().as_bytes(),
+                state.orch_info.signature().as_bytes().to_vec(),
+                chain.as_ref().map(|h| h.client.clone()),
+            )
+            .map_err(Failure::config)?;
+            let service =
+                crate::livepeer::discovery::DiscoveryService::new(cfg, config.payments.as_ref(), poller);
+            let task = service.start();
+            tracing::info!(
+                source = cfg.source().as_str(),
+                refresh_interval_s = cfg.refresh_interval_s,
+                "orchestrator discovery on: GET /discover-orchestrators"
+            );
+            state.discovery = Some(service);
+            Some(task)
+        }
+        None => None,
+    };
     if let Some(policy) = policy {
         if !policy.has_chains() {
             tracing::warn!("[web3signer] chain_ids is empty: eth_signTransaction refuses every transaction");
@@ -334,6 +359,7 @@ impl Reloader {
             ("[chain]", new.chain != current.chain),
             ("[admin]", new.admin != current.admin),
             ("[payments]", new.payments != current.payments),
+            ("[discovery]", new.discovery != current.discovery),
         ] {
             if differs {
                 tracing::warn!("reload: {what} changed; that needs a restart and was not applied");

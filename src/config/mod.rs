@@ -13,10 +13,12 @@ use serde::{Deserialize, Deserializer};
 
 use crate::eth::Address;
 
+mod discovery;
 mod key;
 mod payments;
 
 pub use crate::access::{AuthConfig, Scope, TokenConfig};
+pub use discovery::{DiscoveryConfig, DiscoverySource};
 pub use key::{
     AwsKmsConfig, BackendKind, KeyConfig, KeySelector, KeystoreConfig, Pkcs11Config, TokenSelector,
 };
@@ -61,6 +63,9 @@ pub struct Config {
     /// `/generate-live-payment` (on whenever `[chain]` is set; defaults are
     /// go-livepeer's).
     pub payments: Option<PaymentsConfig>,
+    /// `[discovery]`: `GET /discover-orchestrators` (go-livepeer's
+    /// `-remoteDiscovery`). Off unless present.
+    pub discovery: Option<DiscoveryConfig>,
 }
 
 /// `[admin]`: a listener compatible with the subset of go-livepeer's CLI
@@ -404,6 +409,14 @@ impl Config {
                 ));
             }
             payments.validate()?;
+        }
+        if let Some(discovery) = &self.discovery {
+            discovery.validate()?;
+            if discovery.source() == DiscoverySource::Chain && self.chain.is_none() {
+                return Err(Invalid::new(
+                    "[discovery] without `orchestrators` or `webhook_url` reads the on-chain pool (BondingManager and ServiceRegistry), which needs [chain] rpc_url; add [chain] or list the orchestrators",
+                ));
+            }
         }
         if let Some(admin) = &self.admin {
             if self.chain.is_none() {

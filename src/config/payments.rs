@@ -197,7 +197,7 @@ fn de_price<'de, D: Deserializer<'de>>(d: D) -> Result<Rat, D::Error> {
     })
 }
 
-fn de_opt_price<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Rat>, D::Error> {
+pub(crate) fn de_opt_price<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Rat>, D::Error> {
     de_price(d).map(Some)
 }
 

@@ -51,6 +51,8 @@ pub struct AppState {
     pub chain: Option<crate::chain::ChainView>,
     /// `/generate-live-payment`, when `[chain]` is set.
     pub payments: Option<Arc<crate::livepeer::payment::PaymentService>>,
+    /// `/discover-orchestrators`, when `[discovery]` is set.
+    pub discovery: Option<crate::livepeer::discovery::DiscoveryService>,
 }
 
 impl AppState {
@@ -66,6 +68,7 @@ impl AppState {
             web3signer: None,
             chain: None,
             payments: None,
+            discovery: None,
         }
     }
 
@@ -146,11 +149,12 @@ pub fn bind(
     let per_worker = config.max_connections.div_ceil(workers).max(1);
     let serve_metrics_here = config.metrics_listen.is_none();
     let web3signer = data.web3signer.is_some();
+    let discovery = data.discovery.is_some();
     let app_data = data.clone();
     let server = HttpServer::new(move || {
         App::new()
             .app_data(app_data.clone())
-            .configure(|c| routes::configure(c, serve_metrics_here, web3signer))
+            .configure(|c| routes::configure(c, serve_metrics_here, web3signer, discovery))
     })
     .workers(workers)
     .max_connections(per_worker)

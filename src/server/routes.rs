@@ -50,6 +50,13 @@ pub const GENERATE_LIVE_PAYMENT: Route = Route {
     label: "generate_live_payment",
 };
 /// `/healthz`.
+/// `GET /discover-orchestrators` (only with `[discovery]`).
+pub const DISCOVER_ORCHESTRATORS: Route = Route {
+    path: "/discover-orchestrators",
+    label: "discover_orchestrators",
+};
+
+/// `GET /healthz`.
 pub const HEALTHZ: Route = Route {
     path: "/healthz",
     label: "healthz",
@@ -86,9 +93,10 @@ pub const ETH1_SIGN: Route = Route {
 };
 
 /// Every route, for the metrics label of a request path.
-pub const ROUTES: [Route; 9] = [
+pub const ROUTES: [Route; 10] = [
     SIGN_ORCHESTRATOR_INFO,
     GENERATE_LIVE_PAYMENT,
+    DISCOVER_ORCHESTRATORS,
     HEALTHZ,
     READYZ,
     METRICS_ROUTE,
@@ -99,8 +107,10 @@ pub const ROUTES: [Route; 9] = [
 ];
 
 /// Registers every route. `/metrics` is served here unless it has its own
-/// listener; the eth1 API only when `[web3signer] enabled`.
-pub fn configure(cfg: &mut web::ServiceConfig, serve_metrics: bool, web3signer: bool) {
+/// listener; the eth1 API only when `[web3signer] enabled`;
+/// `/discover-orchestrators` only with `[discovery]` (go-livepeer registers
+/// it only with `-remoteDiscovery`).
+pub fn configure(cfg: &mut web::ServiceConfig, serve_metrics: bool, web3signer: bool, discovery: bool) {
     cfg.service(
         web::scope("")
             .wrap(from_fn(observe))
@@ -121,6 +131,17 @@ pub fn configure(cfg: &mut web::ServiceConfig, serve_metrics: bool, web3signer: 
                     .route(web::post().to(generate_live_payment))
                     .default_service(web::to(|| async { error::method_not_allowed("POST") })),
             )
+            .configure(|c| {
+                if discovery {
+                    c.service(
+                        web::resource(DISCOVER_ORCHESTRATORS.path)
+                            .wrap(from_fn(require_token))
+                            .route(web::get().to(discover_orchestrators))
+                            .route(web::head().to(discover_orchestrators))
+                            .default_service(web::to(|| async { error::method_not_allowed("GET, HEAD") })),
+                    );
+                }
+            })
             .service(web::resource(HEALTHZ.path).to(healthz))
             .service(
                 web::resource(READYZ.path)
@@ -252,6 +273,33 @@ async fn sign_orchestrator_info(
     HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "application/json"))
         .body(state.orch_info.body_bytes())
+}
+
+/// `GET /discover-orchestrators[?caps=…]`: the cached orchestrator list
+/// (spec §4), or 503 while none is known. Signs nothing; never waits for
+/// the network.
+async fn discover_orchestrators(
+    req: HttpRequest,
+    caller: Caller,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    if let Err(e) = caller.require(Scope::Discovery) {
+        return forbidden(&caller, DISCOVER_ORCHESTRATORS.path, e);
+    }
+    let Some(discovery) = &state.discovery else {
+        return error::not_found();
+    };
+    let caps: Vec<String> = url::form_urlencoded::parse(req.query_string().as_bytes())
+        .filter(|(k, _)| k == "caps")
+        .map(|(_, v)| v.into_owned())
+        .collect();
+    match discovery.response(caps.iter().map(String::as_str)) {
+        Some(body) => HttpResponse::Ok()
+            .insert_header((header::CONTENT_TYPE, "application/json"))
+            .body(body),
+        // go-livepeer: "cache empty", masked to `Service Unavailable Error`.
+        None => error::json_error(StatusCode::SERVICE_UNAVAILABLE, "cache empty"),
+    }
 }
 
 /// `POST /generate-live-payment`: tickets, segment credentials and the

@@ -208,15 +208,7 @@ impl Webhook {
                 Ok((name, value))
             })
             .collect::<Result<Vec<_>, WebhookHeadersError>>()?;
-        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .and_then(|b| {
-                use rustls_platform_verifier::BuilderVerifierExt;
-                b.with_platform_verifier()
-            })
-            .map_err(|e| WebhookSetupError::Client(e.to_string()))?
-            .with_no_client_auth();
+        let tls = crate::tls_client::platform_tls().map_err(|e| WebhookSetupError::Client(e.to_string()))?;
         let client = reqwest_alloy::Client::builder()
             .tls_backend_preconfigured(tls)
             .timeout(config.timeout())
@@ -255,7 +247,7 @@ impl Webhook {
                 if e.is_timeout() {
                     failure("timeout", format!("no answer within {:?}", self.timeout))
                 } else {
-                    failure("transport", transport_text(&e))
+                    failure("transport", crate::tls_client::transport_text(&e))
                 }
             })?;
             let status = resp.status();
@@ -265,7 +257,7 @@ impl Webhook {
                 if e.is_timeout() {
                     failure("timeout", format!("no answer within {:?}", self.timeout))
                 } else {
-                    failure("transport", transport_text(&e))
+                    failure("transport", crate::tls_client::transport_text(&e))
                 }
             })? {
                 if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
@@ -285,29 +277,6 @@ impl Webhook {
         METRICS.webhook_duration.observe(started.elapsed().as_secs_f64());
         result
     }
-}
-
-/// A transport error with its causes, the URL cut to scheme, host, port
-/// and path (a query may hold a key).
-fn transport_text(e: &reqwest_alloy::Error) -> String {
-    let mut text = e.to_string();
-    if let Some(url) = e.url() {
-        let shown = format!(
-            "{}://{}{}{}",
-            url.scheme(),
-            url.host_str().unwrap_or(""),
-            url.port().map(|p| format!(":{p}")).unwrap_or_default(),
-            url.path()
-        );
-        text = text.replace(url.as_str(), &shown);
-    }
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -1,0 +1,73 @@
+//! `GET /discover-orchestrators`: go-livepeer's `-remoteDiscovery` (spec §4).
+//!
+//! Nothing here is signed per request. Polls carry the signer's
+//! OrchestratorInfo signature (`Sign(ASCII(EIP-55 address))`, computed once
+//! at startup, before the first poll) so that orchestrators, which check it
+//! like any gateway's (`verifyOrchestratorReq`), answer.
+//!
+//! * [`poll`]: the candidates (webhook, static list or on-chain pool),
+//!   `GetOrchestrator` over gRPC and `GET /discovery` for each;
+//! * [`snapshot`]: what the answers become (pure; the B5 vectors);
+//! * [`records`]: runner records, checked field by field;
+//! * [`service`]: the cache and its background refresh.
+
+pub mod poll;
+pub mod records;
+pub mod service;
+pub mod snapshot;
+
+pub use poll::{PollError, Poller};
+pub use service::{DiscoveryService, DiscoveryTask};
+pub use snapshot::{Ceilings, Polled, Snapshot};
+
+/// Largest `/discovery` or webhook answer read (go-livepeer: 1 MiB).
+pub const MAX_DISCOVERY_BYTES: usize = 1 << 20;
+
+/// An orchestrator service URI as go-livepeer's `parseURI` reads it: text
+/// not starting with `http` gets `https://` in front; the result must be an
+/// absolute `http` or `https` URL with a host.
+pub fn candidate_uri(text: &str) -> Result<url::Url, String> {
+    let text = text.trim();
+    if let Some((scheme, _)) = text.split_once("://") {
+        if !matches!(scheme, "http" | "https") {
+            return Err(format!("scheme {scheme:?} is not http or https"));
+        }
+    }
+    let full = if text.starts_with("http") {
+        text.to_string()
+    } else {
+        format!("https://{text}")
+    };
+    let url = url::Url::parse(&full).map_err(|e| format!("not a URI ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("scheme {:?} is not http or https", url.scheme()));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("no host".into());
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn candidate_uris_as_go_livepeer_reads_them() {
+        assert_eq!(
+            candidate_uri("orch.example.com:8935").unwrap().as_str(),
+            "https://orch.example.com:8935/"
+        );
+        assert_eq!(
+            candidate_uri("http://127.0.0.1:9").unwrap().as_str(),
+            "http://127.0.0.1:9/"
+        );
+        assert_eq!(
+            candidate_uri(" https://o:1/x ").unwrap().as_str(),
+            "https://o:1/x"
+        );
+        assert!(candidate_uri("https://").is_err());
+        assert!(candidate_uri("ftp://o:1").unwrap_err().contains("scheme"));
+        assert!(candidate_uri("").is_err());
+    }
+}

@@ -1,0 +1,44 @@
+//! Outgoing TLS: one rustls client configuration on the ring provider that
+//! checks server certificates against the operating system's trust store
+//! (what reqwest would use), shared by every HTTPS client of the daemon
+//! (the chain RPC, the payment webhook, discovery), and how their
+//! transport errors are shown.
+
+use std::sync::Arc;
+
+/// rustls on ring, safe default protocol versions, the platform verifier,
+/// no client certificate.
+pub fn platform_tls() -> Result<rustls::ClientConfig, rustls::Error> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .and_then(|b| {
+            use rustls_platform_verifier::BuilderVerifierExt;
+            b.with_platform_verifier()
+        })?
+        .with_no_client_auth();
+    Ok(config)
+}
+
+/// A reqwest transport error with its causes, one line, the URL cut to
+/// scheme, host, port and path (a query may hold a key).
+pub fn transport_text(e: &reqwest_alloy::Error) -> String {
+    let mut text = e.to_string();
+    if let Some(url) = e.url() {
+        let shown = format!(
+            "{}://{}{}{}",
+            url.scheme(),
+            url.host_str().unwrap_or(""),
+            url.port().map(|p| format!(":{p}")).unwrap_or_default(),
+            url.path()
+        );
+        text = text.replace(url.as_str(), &shown);
+    }
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
