@@ -378,7 +378,7 @@ async fn drive(
     while !stop.load(Ordering::Relaxed) {
         let b = match phase {
             Phase::Continuing => {
-                if c.calls % REFRESH_EVERY == 0 {
+                if c.calls.is_multiple_of(REFRESH_EVERY) {
                     c.orch.refresh_params();
                     c.orch_b64 = B64.encode(c.orch.bytes());
                 }

@@ -655,6 +655,8 @@ async fn controller_without_a_contract_names_it() {
         controller,
         rounds_manager: Address::ZERO,
         ticket_broker: Address::ZERO,
+        bonding_manager: Address::ZERO,
+        service_registry: Address::ZERO,
     };
     let client = ChainClient::new(&config(&anvil.url(), &d)).unwrap();
     let err = client.resolve_contracts().await.unwrap_err();

@@ -539,7 +539,7 @@ struct SoakSession {
 async fn soak_calls(node: &Node, http: &reqwest::Client, mut ss: SoakSession, calls: usize) -> SoakSession {
     for _ in 0..calls {
         let k = ss.s.calls;
-        if k > 0 && k % SOAK_REFRESH == 0 {
+        if k > 0 && k.is_multiple_of(SOAK_REFRESH) {
             ss.orch.refresh_params();
         }
         let mut req = PayRequest::new(&ss.orch, "fixed").manifest(&ss.mid);
@@ -556,7 +556,7 @@ async fn soak_calls(node: &Node, http: &reqwest::Client, mut ss: SoakSession, ca
             );
         }
         let paid = resp.paid();
-        let nonces: Vec<u32> = if k % SOAK_VERIFY_EVERY == 0 {
+        let nonces: Vec<u32> = if k.is_multiple_of(SOAK_VERIFY_EVERY) {
             ss.verified += 1;
             verify_payment(&node.chain, &ss.orch, &req, &paid).await.nonces
         } else {

@@ -27,10 +27,14 @@ pub const ROUND_LENGTH: u64 = 10;
 pub const UNLOCK_PERIOD: u64 = 2;
 /// Ticket validity in rounds.
 pub const TICKET_VALIDITY_PERIOD: u64 = 2;
+/// The deactivation round of a transcoder that is not leaving: 2²⁵⁶ − 1
+/// (Livepeer's `MAX_FUTURE_ROUND`).
+pub const MAX_ROUND: U256 = U256::MAX;
 
 sol! {
     interface TestController {
         function setContractInfo(bytes32 id, address contractAddress, bytes20 gitCommitHash) external;
+        function getContract(bytes32 id) external view returns (address);
     }
     interface TestRoundsManager {
         function initializeRound() external;
@@ -48,6 +52,32 @@ sol! {
         }
         function getTicketHash(Ticket ticket) external pure returns (bytes32);
         function checkWinningTicket(Ticket ticket, bytes sig, uint256 recipientRand) external view returns (bytes32);
+    }
+    interface TestBondingManager {
+        function setTranscoder(address transcoder, uint256 activationRound, uint256 deactivationRound) external;
+        function removeTranscoder(address transcoder) external;
+        function getFirstTranscoderInPool() external view returns (address);
+        function getNextTranscoderInPool(address transcoder) external view returns (address);
+        function getTranscoderPoolSize() external view returns (uint256);
+        function getTranscoder(address transcoder) external view returns (
+            uint256 lastRewardRound,
+            uint256 rewardCut,
+            uint256 feeShare,
+            uint256 lastActiveStakeUpdateRound,
+            uint256 activationRound,
+            uint256 deactivationRound,
+            uint256 activeCumulativeRewards,
+            uint256 cumulativeRewards,
+            uint256 cumulativeFees,
+            uint256 lastFeeRound
+        );
+        function isActiveTranscoder(address transcoder) external view returns (bool);
+    }
+    interface TestServiceRegistry {
+        event ServiceURIUpdate(address indexed addr, string serviceURI);
+        function setServiceURI(string serviceURI) external;
+        function setServiceURIFor(address addr, string serviceURI) external;
+        function getServiceURI(address addr) external view returns (string);
     }
 }
 
@@ -102,7 +132,8 @@ fn compiled_dir() -> &'static Path {
     })
 }
 
-/// Our compiled contract `name` (Controller, RoundsManager, TicketBroker).
+/// Our compiled contract `name` (Controller, RoundsManager, TicketBroker,
+/// BondingManager, ServiceRegistry).
 pub fn artifact(name: &str) -> Artifact {
     let path = compiled_dir().join(format!("{name}.json"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -122,6 +153,10 @@ pub struct Deployed {
     pub rounds_manager: Address,
     /// TicketBroker.
     pub ticket_broker: Address,
+    /// BondingManager (the transcoder pool: [`Anvil::add_orchestrator`]).
+    pub bonding_manager: Address,
+    /// ServiceRegistry (service URIs: [`Anvil::set_service_uri`]).
+    pub service_registry: Address,
 }
 
 /// A running anvil.
@@ -271,8 +306,9 @@ impl Anvil {
             .await;
     }
 
-    /// Controller + RoundsManager + TicketBroker, both registered, and the
-    /// current round initialized.
+    /// Controller + RoundsManager + TicketBroker + BondingManager +
+    /// ServiceRegistry, all registered, and the current round initialized.
+    /// The transcoder pool starts empty.
     pub async fn deploy_livepeer(&self) -> Deployed {
         let controller = self.deploy("Controller", Vec::new()).await;
         let rounds_manager = self
@@ -289,12 +325,21 @@ impl Anvil {
                     .abi_encode_params(),
             )
             .await;
+        let bonding_manager = self
+            .deploy("BondingManager", (controller,).abi_encode_params())
+            .await;
+        let service_registry = self.deploy("ServiceRegistry", Vec::new()).await;
         self.register(controller, "RoundsManager", rounds_manager).await;
         self.register(controller, "TicketBroker", ticket_broker).await;
+        self.register(controller, "BondingManager", bonding_manager).await;
+        self.register(controller, "ServiceRegistry", service_registry)
+            .await;
         let d = Deployed {
             controller,
             rounds_manager,
             ticket_broker,
+            bonding_manager,
+            service_registry,
         };
         self.next_round(&d).await;
         d
@@ -329,6 +374,109 @@ impl Anvil {
             .await
             .unwrap();
         TestRoundsManager::currentRoundCall::abi_decode_returns(&out).unwrap()
+    }
+
+    /// `eth_call` of `call` on `to` (latest block), decoded.
+    pub async fn call<C: SolCall>(&self, to: Address, call: C) -> C::Return {
+        let out = self
+            .provider()
+            .call(TransactionRequest {
+                to: Some(TxKind::Call(to)),
+                input: TransactionInput::new(call.abi_encode().into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap_or_else(|e| panic!("eth_call {} on {to}: {e}", C::SIGNATURE));
+        C::abi_decode_returns(&out).unwrap_or_else(|e| panic!("decode {} from {to}: {e}", C::SIGNATURE))
+    }
+
+    /// Puts orchestrator `addr` in the BondingManager pool (appended at the
+    /// end if new, else its rounds updated) with these rounds, and sets its
+    /// ServiceRegistry URI. It is active while `activation <= round <
+    /// deactivation` (see [`MAX_ROUND`] and [`Anvil::current_round`]).
+    pub async fn add_orchestrator(
+        &self,
+        d: &Deployed,
+        addr: Address,
+        activation: U256,
+        deactivation: U256,
+        service_uri: &str,
+    ) {
+        let call = TestBondingManager::setTranscoderCall {
+            transcoder: addr,
+            activationRound: activation,
+            deactivationRound: deactivation,
+        };
+        self.send(Some(d.bonding_manager), call.abi_encode().into(), U256::ZERO)
+            .await;
+        self.set_service_uri(d, addr, service_uri).await;
+    }
+
+    /// [`Anvil::add_orchestrator`], active from the current round on for good.
+    pub async fn add_active_orchestrator(&self, d: &Deployed, addr: Address, service_uri: &str) {
+        let round = self.current_round(d).await;
+        self.add_orchestrator(d, addr, round, MAX_ROUND, service_uri)
+            .await;
+    }
+
+    /// Takes `addr` out of the BondingManager pool (its rounds are reset;
+    /// its service URI stays, as on Livepeer).
+    pub async fn remove_orchestrator(&self, d: &Deployed, addr: Address) {
+        let call = TestBondingManager::removeTranscoderCall { transcoder: addr };
+        self.send(Some(d.bonding_manager), call.abi_encode().into(), U256::ZERO)
+            .await;
+    }
+
+    /// Sets `addr`'s ServiceRegistry URI (emits `ServiceURIUpdate`).
+    pub async fn set_service_uri(&self, d: &Deployed, addr: Address, uri: &str) {
+        let call = TestServiceRegistry::setServiceURIForCall {
+            addr,
+            serviceURI: uri.to_string(),
+        };
+        self.send(Some(d.service_registry), call.abi_encode().into(), U256::ZERO)
+            .await;
+    }
+
+    /// The BondingManager pool, walked the way go-livepeer does
+    /// (`getFirstTranscoderInPool`, then `getNextTranscoderInPool` until
+    /// the zero address).
+    pub async fn transcoder_pool(&self, d: &Deployed) -> Vec<Address> {
+        let mut out = Vec::new();
+        let mut next = self
+            .call(
+                d.bonding_manager,
+                TestBondingManager::getFirstTranscoderInPoolCall {},
+            )
+            .await;
+        while next != Address::ZERO {
+            assert!(!out.contains(&next), "pool loops at {next}: {out:?}");
+            out.push(next);
+            next = self
+                .call(
+                    d.bonding_manager,
+                    TestBondingManager::getNextTranscoderInPoolCall { transcoder: next },
+                )
+                .await;
+        }
+        out
+    }
+
+    /// `ServiceRegistry.getServiceURI(addr)`.
+    pub async fn service_uri(&self, d: &Deployed, addr: Address) -> String {
+        self.call(
+            d.service_registry,
+            TestServiceRegistry::getServiceURICall { addr },
+        )
+        .await
+    }
+
+    /// `BondingManager.isActiveTranscoder(addr)`.
+    pub async fn is_active_transcoder(&self, d: &Deployed, addr: Address) -> bool {
+        self.call(
+            d.bonding_manager,
+            TestBondingManager::isActiveTranscoderCall { transcoder: addr },
+        )
+        .await
     }
 
     /// `anvil_mine(blocks)`.

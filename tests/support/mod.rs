@@ -233,5 +233,6 @@ impl Drop for Daemon {
     }
 }
 pub mod anvil;
+pub mod orchestrator;
 pub mod rpc_proxy;
 pub mod web3;
