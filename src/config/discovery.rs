@@ -114,16 +114,11 @@ impl DiscoveryConfig {
             ));
         }
         if let Some(url) = &self.webhook_url {
-            let parsed = url::Url::parse(url).map_err(|e| {
+            crate::livepeer::discovery::http_url(url).map_err(|e| {
                 Invalid::new(format!(
-                    "[discovery] webhook_url = {url:?} is not an absolute URL ({e}); give e.g. \"https://discovery.example.com/orchestrators\""
+                    "[discovery] webhook_url = {url:?}: {e}; give e.g. \"https://discovery.example.com/orchestrators\""
                 ))
             })?;
-            if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
-                return Err(Invalid::new(format!(
-                    "[discovery] webhook_url = {url:?}: only http:// and https:// URLs with a host are allowed"
-                )));
-            }
         }
         for (i, text) in self.orchestrators.iter().enumerate() {
             crate::livepeer::discovery::candidate_uri(text).map_err(|e| {
@@ -189,7 +184,7 @@ mod tests {
                 "not both",
             ),
             ("webhook_url = \"discovery\"", "not an absolute URL"),
-            ("webhook_url = \"ftp://x/\"", "only http:// and https://"),
+            ("webhook_url = \"ftp://x/\"", "is not http or https"),
             ("orchestrators = [\"https://\"]", "orchestrators[0]"),
             ("orchestrators = [\"ftp://o:1\"]", "orchestrators[0]"),
             ("refresh_interval_s = 0", "refresh_interval_s must be > 0"),

@@ -23,22 +23,10 @@ pub use snapshot::{Ceilings, Polled, Snapshot};
 /// Largest `/discovery` or webhook answer read (go-livepeer: 1 MiB).
 pub const MAX_DISCOVERY_BYTES: usize = 1 << 20;
 
-/// An orchestrator service URI as go-livepeer's `parseURI` reads it: text
-/// not starting with `http` gets `https://` in front; the result must be an
-/// absolute `http` or `https` URL with a host.
-pub fn candidate_uri(text: &str) -> Result<url::Url, String> {
-    let text = text.trim();
-    if let Some((scheme, _)) = text.split_once("://") {
-        if !matches!(scheme, "http" | "https") {
-            return Err(format!("scheme {scheme:?} is not http or https"));
-        }
-    }
-    let full = if text.starts_with("http") {
-        text.to_string()
-    } else {
-        format!("https://{text}")
-    };
-    let url = url::Url::parse(&full).map_err(|e| format!("not a URI ({e})"))?;
+/// An absolute `http` or `https` URL with a host: what discovery accepts as
+/// an orchestrator address, a webhook URL or a node URI.
+pub fn http_url(text: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(text).map_err(|e| format!("not an absolute URL ({e})"))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!("scheme {:?} is not http or https", url.scheme()));
     }
@@ -46,6 +34,23 @@ pub fn candidate_uri(text: &str) -> Result<url::Url, String> {
         return Err("no host".into());
     }
     Ok(url)
+}
+
+/// An orchestrator service URI as go-livepeer's `parseURI` reads it: text
+/// not starting with `http` gets `https://` in front; the result must pass
+/// [`http_url`].
+pub fn candidate_uri(text: &str) -> Result<url::Url, String> {
+    let text = text.trim();
+    if let Some((scheme, _)) = text.split_once("://") {
+        if !matches!(scheme, "http" | "https") {
+            return Err(format!("scheme {scheme:?} is not http or https"));
+        }
+    }
+    if text.starts_with("http") {
+        http_url(text)
+    } else {
+        http_url(&format!("https://{text}"))
+    }
 }
 
 #[cfg(test)]

@@ -213,13 +213,12 @@ impl Poller {
             .filter_map(|i| i.address)
             .filter(|a| !a.is_empty())
         {
-            match Url::parse(&address) {
-                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
-                    if !out.contains(&u) {
-                        out.push(u)
-                    }
+            match super::http_url(&address) {
+                Ok(u) if !out.contains(&u) => out.push(u),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::info!(%address, reason = %e, "discovery: unusable webhook address skipped")
                 }
-                _ => tracing::info!(%address, "discovery: unusable webhook address skipped"),
             }
         }
         Ok(out)

@@ -188,7 +188,7 @@ pub struct Snapshot {
 /// A service URI go-livepeer would accept as an orchestrator address:
 /// absolute, `http` or `https`, with a host.
 fn valid_address(text: &str) -> bool {
-    url::Url::parse(text).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+    super::http_url(text).is_ok()
 }
 
 /// Per-address accumulator.
