@@ -183,7 +183,9 @@ impl Scope {
 
 /// A set of [`Scope`]s.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Scopes(u8);
+pub struct Scopes(u16);
+
+const _: () = assert!(Scope::ALL.len() <= 16, "Scopes is a u16 bitset");
 
 impl Scopes {
     /// Every scope (authentication off).
@@ -193,13 +195,13 @@ impl Scopes {
 
     /// Does the set hold `scope`?
     pub fn contains(self, scope: Scope) -> bool {
-        self.0 & (1 << scope as u8) != 0
+        self.0 & (1 << scope as u16) != 0
     }
 }
 
 impl FromIterator<Scope> for Scopes {
     fn from_iter<I: IntoIterator<Item = Scope>>(iter: I) -> Self {
-        Scopes(iter.into_iter().fold(0, |acc, s| acc | (1 << s as u8)))
+        Scopes(iter.into_iter().fold(0, |acc, s| acc | (1 << s as u16)))
     }
 }
 

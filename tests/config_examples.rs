@@ -290,3 +290,60 @@ fn check_offline_reads_the_webhook_headers_file() {
         ),
     );
 }
+
+/// config/discovery.example.toml is the reference for `[discovery]`: every
+/// key, each of the three sources, and a token with the `discovery` scope.
+#[test]
+fn discovery_example_mentions_every_key_of_its_section() {
+    let text = std::fs::read_to_string(config_dir().join("discovery.example.toml")).unwrap();
+    for key in [
+        "orchestrators",
+        "webhook_url",
+        "refresh_interval_s",
+        "extra_nodes",
+        "max_price_per_unit",
+        "timeout_ms",
+        // the on-chain source needs [chain]
+        "rpc_url",
+        // [[auth.tokens]]
+        "scopes",
+    ] {
+        assert!(
+            mentions_key(&text, key),
+            "no `{key} = …` line (set or commented) in discovery.example.toml"
+        );
+    }
+    for section in ["[discovery]", "[[auth.tokens]]"] {
+        assert!(
+            text.lines().any(|l| l.trim() == section),
+            "section {section} missing from discovery.example.toml"
+        );
+    }
+    assert!(
+        text.lines().any(|l| l.trim() == "# [chain]"),
+        "the on-chain source's [chain] (commented out) is missing"
+    );
+    assert!(
+        text.contains("scopes = [\"discovery\"]"),
+        "a token with only the discovery scope"
+    );
+    // Only loopback and example.com hosts: the example must never point at a real service.
+    let quoted = text.lines().flat_map(|l| l.split('"').skip(1).step_by(2));
+    let mut urls = 0;
+    for url in quoted.filter(|q| q.starts_with("http://") || q.starts_with("https://")) {
+        let host = url
+            .split("://")
+            .nth(1)
+            .and_then(|rest| rest.split(['/', ':']).next())
+            .unwrap_or_default();
+        assert!(
+            host == "127.0.0.1" || host == "example.com" || host.ends_with(".example.com") || host == "…",
+            "discovery.example.toml names the host {host:?} ({url})"
+        );
+        urls += 1;
+    }
+    assert!(
+        urls >= 3,
+        "expected the list, the webhook and the RPC URL, found {urls} URLs"
+    );
+}

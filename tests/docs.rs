@@ -180,6 +180,55 @@ fn troubleshooting_table_quotes_the_real_messages() {
             2,
             "enum Scope does not have variant constructor",
         ),
+        (
+            "[discovery] on-chain pool without [chain]",
+            ks("[discovery]\nrefresh_interval_s = 60"),
+            "check --offline",
+            2,
+            "[discovery] without `orchestrators` or `webhook_url` reads the on-chain pool (BondingManager and ServiceRegistry), which needs [chain] rpc_url; add [chain] or list the orchestrators",
+        ),
+        (
+            "[discovery] both sources",
+            ks("[discovery]\norchestrators = [\"https://orch.example.com:8935\"]\nwebhook_url = \"https://discovery.example.com/o\""),
+            "check --offline",
+            2,
+            "[discovery]: set `orchestrators` or `webhook_url`, not both (go-livepeer would use the webhook and ignore the list)",
+        ),
+        (
+            "[discovery] orchestrator scheme",
+            ks("[discovery]\norchestrators = [\"ftp://orch.example.com:8935\"]"),
+            "check --offline",
+            2,
+            "scheme \"ftp\" is not http or https; give e.g. \"https://orch.example.com:8935\"",
+        ),
+        (
+            "[discovery] webhook_url",
+            ks("[discovery]\nwebhook_url = \"discovery\""),
+            "check --offline",
+            2,
+            "); give e.g. \"https://discovery.example.com/orchestrators\"",
+        ),
+        (
+            "[discovery] refresh_interval_s = 0",
+            ks("[discovery]\norchestrators = [\"orch.example.com:8935\"]\nrefresh_interval_s = 0"),
+            "check --offline",
+            2,
+            "[discovery] refresh_interval_s must be > 0 (go-livepeer's default is 1500)",
+        ),
+        (
+            "[discovery] timeout_ms = 0",
+            ks("[discovery]\norchestrators = [\"orch.example.com:8935\"]\ntimeout_ms = 0"),
+            "check --offline",
+            2,
+            "[discovery] timeout_ms must be > 0 (default 3000)",
+        ),
+        (
+            "[discovery] negative extra_nodes",
+            ks("[discovery]\norchestrators = [\"orch.example.com:8935\"]\nextra_nodes = -1"),
+            "check --offline",
+            2,
+            "expected an unsigned 64 bit or less integer for key `discovery.extra_nodes`",
+        ),
     ];
     for (what, config, cmd, code, fragment) in cases {
         let file = d.join("c.toml");

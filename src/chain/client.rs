@@ -15,6 +15,7 @@ use alloy_rpc_client::RpcClient;
 use alloy_rpc_types_eth::{BlockId, TransactionInput, TransactionRequest};
 use alloy_sol_types::SolCall;
 use alloy_transport::{RpcError, TransportErrorKind};
+use futures_util::{StreamExt, TryStreamExt};
 use serde::Deserialize;
 
 use super::bindings::{IBondingManager, IController, IRoundsManager, IServiceRegistry, ITicketBroker};
@@ -448,27 +449,32 @@ impl ChainClient {
                 )
                 .await?;
         }
-        let mut out = Vec::new();
-        for address in pool {
-            let t = self
-                .call(
-                    "BondingManager.getTranscoder",
-                    bonding_manager,
-                    IBondingManager::getTranscoderCall { transcoder: address },
-                )
-                .await?;
-            if !(t.activationRound <= round && round < t.deactivationRound) {
-                continue;
-            }
-            let service_uri = self
-                .call(
-                    "ServiceRegistry.getServiceURI",
-                    service_registry,
-                    IServiceRegistry::getServiceURICall { addr: address },
-                )
-                .await?;
-            out.push(PoolMember { address, service_uri });
-        }
+        // Eight members at a time: a pool of 100 is 200 calls.
+        let members: Vec<Option<PoolMember>> = futures_util::stream::iter(pool)
+            .map(|address| async move {
+                let t = self
+                    .call(
+                        "BondingManager.getTranscoder",
+                        bonding_manager,
+                        IBondingManager::getTranscoderCall { transcoder: address },
+                    )
+                    .await?;
+                if !(t.activationRound <= round && round < t.deactivationRound) {
+                    return Ok(None);
+                }
+                let service_uri = self
+                    .call(
+                        "ServiceRegistry.getServiceURI",
+                        service_registry,
+                        IServiceRegistry::getServiceURICall { addr: address },
+                    )
+                    .await?;
+                Ok::<_, ChainError>(Some(PoolMember { address, service_uri }))
+            })
+            .buffered(8)
+            .try_collect()
+            .await?;
+        let out: Vec<PoolMember> = members.into_iter().flatten().collect();
         Ok(out)
     }
 

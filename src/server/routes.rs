@@ -49,7 +49,6 @@ pub const GENERATE_LIVE_PAYMENT: Route = Route {
     path: "/generate-live-payment",
     label: "generate_live_payment",
 };
-/// `/healthz`.
 /// `GET /discover-orchestrators` (only with `[discovery]`).
 pub const DISCOVER_ORCHESTRATORS: Route = Route {
     path: "/discover-orchestrators",

@@ -6,8 +6,10 @@
 //! * An empty snapshot (or none yet) answers 503 and is rebuilt on the
 //!   next request (go-livepeer #3973), at most once per
 //!   [`MIN_POLL_GAP`], and every [`EMPTY_RETRY`] even without requests.
-//! * The candidate list of the last successful source read is kept when
-//!   the webhook or the chain fails.
+//! * The candidate list is read from its source at most once per
+//!   [`candidates_ttl`] (so retries of an empty snapshot do not hammer the
+//!   RPC node or the webhook), and the last one read is kept when the
+//!   webhook or the chain fails.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -27,6 +29,12 @@ pub const MIN_POLL_GAP: Duration = Duration::from_secs(1);
 /// How often an empty snapshot is rebuilt when no request asks.
 pub const EMPTY_RETRY: Duration = Duration::from_secs(30);
 
+/// How long a candidate list is reused: the refresh interval, at most a
+/// minute (go-livepeer caches webhook answers for a minute).
+pub fn candidates_ttl(refresh_every: Duration) -> Duration {
+    refresh_every.min(Duration::from_secs(60))
+}
+
 /// A published snapshot and when it was taken.
 #[derive(Debug)]
 struct Published {
@@ -42,7 +50,7 @@ struct Inner {
     ceilings: Ceilings,
     refresh_every: Duration,
     source: DiscoverySource,
-    candidates: Mutex<Vec<Url>>,
+    candidates: Mutex<(Vec<Url>, Option<Instant>)>,
 }
 
 /// `GET /discover-orchestrators`. Cheap to clone; the refresh task stops
@@ -81,7 +89,7 @@ impl DiscoveryService {
                 },
                 refresh_every: config.refresh_interval(),
                 source: config.source(),
-                candidates: Mutex::new(Vec::new()),
+                candidates: Mutex::new((Vec::new(), None)),
             }),
         }
     }
@@ -145,22 +153,36 @@ impl Inner {
     async fn refresh(&self) -> usize {
         let started = Instant::now();
         let mut errors: Vec<(String, super::poll::PollError)> = Vec::new();
-        let candidates = match self.poller.candidates().await {
-            Ok(list) => {
-                *self.candidates.lock().unwrap_or_else(|e| e.into_inner()) = list.clone();
-                list
-            }
-            Err(e) => {
-                let kept = self.candidates.lock().unwrap_or_else(|e| e.into_inner()).clone();
-                tracing::warn!(
-                    source = self.source.as_str(),
-                    error = %e.message,
-                    kept = kept.len(),
-                    "discovery: candidate source failed; polling the last list"
-                );
-                errors.push((self.source.as_str().to_string(), e));
-                kept
-            }
+        let cached = {
+            let c = self.candidates.lock().unwrap_or_else(|e| e.into_inner());
+            c.1.filter(|at| at.elapsed() < candidates_ttl(self.refresh_every))
+                .map(|_| c.0.clone())
+        };
+        let candidates = match cached {
+            Some(list) => list,
+            None => match self.poller.candidates().await {
+                Ok(list) => {
+                    *self.candidates.lock().unwrap_or_else(|e| e.into_inner()) =
+                        (list.clone(), Some(Instant::now()));
+                    list
+                }
+                Err(e) => {
+                    let kept = self
+                        .candidates
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0
+                        .clone();
+                    tracing::warn!(
+                        source = self.source.as_str(),
+                        error = %e.message,
+                        kept = kept.len(),
+                        "discovery: candidate source failed; polling the last list"
+                    );
+                    errors.push((self.source.as_str().to_string(), e));
+                    kept
+                }
+            },
         };
         let PollOutcome {
             candidates: asked,
@@ -172,7 +194,21 @@ impl Inner {
 
         for (who, e) in &errors {
             METRICS.discovery_poll_errors.with_label_values(&[e.kind]).inc();
-            tracing::info!(orchestrator = %who, kind = e.kind, error = %e.message, "discovery: no answer used");
+            if e.kind == "discovery" {
+                tracing::info!(orchestrator = %who, error = %e.message, "discovery: no runner records from this orchestrator");
+            } else {
+                tracing::info!(orchestrator = %who, kind = e.kind, error = %e.message, "discovery: no answer used");
+            }
+        }
+        for who in &report.bad_documents {
+            METRICS
+                .discovery_poll_errors
+                .with_label_values(&["discovery"])
+                .inc();
+            tracing::info!(
+                orchestrator = %who,
+                "discovery: /discovery answer is not a JSON array of runner records; ignored"
+            );
         }
         for (why, orch, runner) in &report.rejected {
             METRICS

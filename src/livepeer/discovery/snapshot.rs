@@ -173,8 +173,9 @@ pub struct BuildReport {
     pub rejected: Vec<(Rejection, String, String)>,
     /// Runner URLs seen twice with different records (the first is kept).
     pub conflicts: Vec<(String, String)>,
-    /// `/discovery` bodies that were not a JSON array of entries.
-    pub bad_documents: usize,
+    /// Orchestrators (their `transcoder`) whose `/discovery` body was not a
+    /// JSON array of entries (go-livepeer then ignores the whole body).
+    pub bad_documents: Vec<String>,
 }
 
 /// An immutable snapshot, with each orchestrator's JSON encoded once.
@@ -285,7 +286,7 @@ impl Snapshot {
                 continue;
             };
             let Some(entries) = parse_entries(body) else {
-                report.bad_documents += 1;
+                report.bad_documents.push(p.info.transcoder.clone());
                 continue;
             };
             for Entry { address, runners } in entries {
@@ -694,7 +695,7 @@ mod tests {
             ),
         ];
         let (snap, report) = Snapshot::build(&polled, &Ceilings::default());
-        assert_eq!(report.bad_documents, 1);
+        assert_eq!(report.bad_documents, ["https://a:1"]);
         assert_eq!(snap.len(), 1);
         // First seen form of the address is kept, trailing slash and all.
         assert_eq!(snap.orchestrators()[0].address, "https://c:1/");
