@@ -288,10 +288,7 @@ async fn discover_orchestrators(
     let Some(discovery) = &state.discovery else {
         return error::not_found();
     };
-    let caps: Vec<String> = url::form_urlencoded::parse(req.query_string().as_bytes())
-        .filter(|(k, _)| k == "caps")
-        .map(|(_, v)| v.into_owned())
-        .collect();
+    let caps = crate::livepeer::discovery::caps_query(req.query_string());
     match discovery.response(caps.iter().map(String::as_str)) {
         Some(body) => HttpResponse::Ok()
             .insert_header((header::CONTENT_TYPE, "application/json"))

@@ -53,9 +53,46 @@ pub fn candidate_uri(text: &str) -> Result<url::Url, String> {
     }
 }
 
+/// The `caps` values of a query string, as Go's `URL.Query()` reads them:
+/// `&`-separated pairs, `+` as space, percent-decoded; a pair with a `;` or
+/// a malformed `%` escape is dropped (Go records an error and skips it).
+pub fn caps_query(query: &str) -> Vec<String> {
+    let well_formed = |pair: &str| {
+        let b = pair.as_bytes();
+        !pair.contains(';')
+            && b.iter().enumerate().all(|(i, &c)| {
+                c != b'%'
+                    || (b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                        && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+            })
+    };
+    query
+        .split('&')
+        .filter(|pair| well_formed(pair))
+        .flat_map(|pair| url::form_urlencoded::parse(pair.as_bytes()))
+        .filter(|(k, _)| k == "caps")
+        .map(|(_, v)| v.into_owned())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn caps_as_go_reads_them() {
+        assert_eq!(caps_query("caps=a%2Fb&caps=c+d&x=1&caps="), ["a/b", "c d", ""]);
+        assert_eq!(caps_query("caps=%ZZ&caps=ok;x&caps=fine"), ["fine"]);
+        assert!(caps_query("").is_empty());
+    }
+
+    #[test]
+    fn discovery_url_is_go_join_path() {
+        let u = |s: &str| poll::discovery_url(&url::Url::parse(s).unwrap());
+        assert_eq!(u("https://o:8935"), "https://o:8935/discovery");
+        assert_eq!(u("https://o:8935/"), "https://o:8935/discovery");
+        assert_eq!(u("https://o:8935/x/?a=1"), "https://o:8935/x/discovery?a=1");
+    }
 
     #[test]
     fn candidate_uris_as_go_livepeer_reads_them() {

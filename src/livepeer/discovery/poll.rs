@@ -135,7 +135,8 @@ impl Poller {
             .tls_backend_preconfigured(tls)
             .timeout(config.timeout().max(DISCOVERY_TIMEOUT))
             .connect_timeout(config.timeout().max(DISCOVERY_TIMEOUT))
-            .redirect(reqwest_alloy::redirect::Policy::none())
+            // Go's http.Client follows up to 10 redirects; these GETs carry no credentials.
+            .redirect(reqwest_alloy::redirect::Policy::limited(10))
             .build()
             .map_err(|e| SetupError(e.to_string()))?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -309,7 +310,7 @@ impl Poller {
 
     /// One orchestrator: `GetOrchestrator` and `/discovery` side by side.
     async fn one(&self, uri: &Url) -> Answer {
-        let discovery_url = format!("{}/discovery", uri.as_str().trim_end_matches('/'));
+        let discovery_url = discovery_url(uri);
         let (info, discovery) = tokio::join!(
             tokio::time::timeout(self.timeout, self.get_orchestrator(uri)),
             self.get_capped(&discovery_url, DISCOVERY_TIMEOUT),
@@ -332,11 +333,9 @@ impl Poller {
             Some(_) => {}
         }
         let (discovery, discovery_error) = match discovery {
-            Ok(body) if serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_ok() => (Some(body), None),
-            Ok(_) => (
-                None,
-                Some(PollError::new("discovery", "/discovery answer is not JSON")),
-            ),
+            // Whether it is JSON at all is the snapshot's business (Go's `json.Valid`
+            // plus `Unmarshal`): one rule, in records::parse_entries.
+            Ok(body) => (Some(body), None),
             Err(e) => (
                 None,
                 Some(PollError::new("discovery", format!("/discovery: {e}"))),
@@ -354,8 +353,7 @@ impl Poller {
         );
         let endpoint = tonic::transport::Endpoint::from_shared(origin)
             .map_err(|e| PollError::new("connect", e.to_string()))?
-            .connect_timeout(self.timeout)
-            .timeout(self.timeout);
+            .connect_timeout(self.timeout);
         let channel = if uri.scheme() == "https" {
             let tls = tokio_rustls::TlsConnector::from(self.grpc_tls.clone());
             let connector = tower::service_fn(move |target: Uri| {
@@ -390,15 +388,38 @@ impl Poller {
             .unary(tonic::Request::new(self.request.clone()), path, codec)
             .await
             .map_err(|status| {
-                let kind = match status.code() {
-                    tonic::Code::Unavailable => "connect",
-                    tonic::Code::DeadlineExceeded | tonic::Code::Cancelled => "timeout",
-                    _ => "grpc",
+                // A status made by our own transport (it carries the hyper or
+                // h2 error as its source) means the peer does not speak gRPC
+                // over HTTP/2; a status without one came from the orchestrator
+                // or from decoding its reply. Our deadline is the outer
+                // `tokio::time::timeout` in `one`.
+                let kind = if std::error::Error::source(&status).is_some() {
+                    "connect"
+                } else {
+                    match status.code() {
+                        tonic::Code::Unavailable => "connect",
+                        tonic::Code::DeadlineExceeded => "timeout",
+                        _ => "grpc",
+                    }
                 };
-                PollError::new(kind, format!("{:?}: {}", status.code(), status.message()))
+                let mut message = format!("{:?}: {}", status.code(), status.message());
+                if let Some(source) = std::error::Error::source(&status) {
+                    message = format!("{message}: {}", error_chain(source));
+                }
+                PollError::new(kind, message)
             })?;
         Ok(reply.into_inner())
     }
+}
+
+/// `<uri>/discovery`, as Go's `URL.JoinPath("discovery")`: the path gets
+/// the segment, the query stays.
+pub fn discovery_url(uri: &Url) -> String {
+    let mut u = uri.clone();
+    let path = format!("{}/discovery", uri.path().trim_end_matches('/'));
+    u.set_path(&path);
+    u.set_fragment(None);
+    u.to_string()
 }
 
 /// An error and its causes, one line.

@@ -4,9 +4,14 @@
 //! modelled here are ever re-emitted; anything else an orchestrator sends
 //! is dropped.
 
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
+use crate::livepeer::payment::request::field_of;
 use crate::livepeer::payment::state::go_json_string;
 use crate::livepeer::payment::Rat;
 
@@ -15,107 +20,208 @@ pub const MAX_METADATA_BYTES: usize = 1024;
 
 /// One `{address, runners}` element of a `/discovery` answer. Other fields
 /// (`score`, `capabilities`, …) are ignored, as go-livepeer does.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default)]
 pub struct Entry {
     /// A node's service URI.
-    #[serde(default, deserialize_with = "nullable")]
     pub address: String,
     /// Its runners.
-    #[serde(default, deserialize_with = "nullable")]
     pub runners: Vec<Runner>,
 }
 
 /// A runner's GPU.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Gpu {
     /// `id`
-    #[serde(default, deserialize_with = "nullable")]
     pub id: String,
     /// `name`
-    #[serde(default, deserialize_with = "nullable")]
     pub name: String,
     /// `vram_mb`
-    #[serde(default, deserialize_with = "nullable")]
     pub vram_mb: i64,
 }
 
 /// A runner's price: `price` is a JSON number kept as written (Go's
 /// `json.Number`), `""` when absent or null.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PriceInfo {
     /// The number literal.
-    #[serde(default, deserialize_with = "json_number")]
     pub price: String,
     /// `currency`
-    #[serde(default, deserialize_with = "nullable")]
     pub currency: String,
     /// `unit`
-    #[serde(default, deserialize_with = "nullable")]
     pub unit: String,
 }
 
 /// One runner record.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Runner {
     /// `url`: the orchestrator's proxy URL for this runner.
-    #[serde(default, deserialize_with = "nullable")]
     pub url: String,
     /// `gpu`
-    #[serde(default)]
     pub gpu: Option<Gpu>,
     /// `app`: `pipeline/model`, becomes a capability.
-    #[serde(default, deserialize_with = "nullable")]
     pub app: String,
     /// `version`
-    #[serde(default, deserialize_with = "nullable")]
     pub version: String,
     /// `metadata`
-    #[serde(default, deserialize_with = "nullable")]
     pub metadata: String,
     /// `mode`
-    #[serde(default, deserialize_with = "nullable")]
     pub mode: String,
     /// `capacity`
-    #[serde(default, deserialize_with = "nullable")]
     pub capacity: i64,
     /// `capacity_used`
-    #[serde(default, deserialize_with = "nullable")]
     pub capacity_used: i64,
     /// `capacity_available`
-    #[serde(default, deserialize_with = "nullable")]
     pub capacity_available: i64,
     /// `price_info`
-    #[serde(default)]
     pub price_info: Option<PriceInfo>,
 }
 
-/// Go leaves a field at its zero value for JSON `null`.
-fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(d: D) -> Result<T, D::Error> {
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+/// A JSON object decoded the way Go's `encoding/json` fills a struct: keys
+/// in document order, each matched to a field exactly or case-insensitively
+/// (so the last one wins), unknown keys skipped, `null` leaving a field at
+/// its zero value. A value of the wrong type fails the whole document, as
+/// the error Go returns makes go-livepeer drop it.
+trait GoObject: Default {
+    /// The JSON names of the fields.
+    const FIELDS: &'static [&'static str];
+    /// What the object is, for errors.
+    const WHAT: &'static str;
+    /// Reads the value of `field` (one of `FIELDS`) from `map`.
+    fn set<'de, A: MapAccess<'de>>(&mut self, field: &str, map: &mut A) -> Result<(), A::Error>;
 }
 
+/// The next value; `null` is the type's zero value.
+fn zero_or<'de, A: MapAccess<'de>, T: Deserialize<'de> + Default>(map: &mut A) -> Result<T, A::Error> {
+    Ok(map.next_value::<Option<T>>()?.unwrap_or_default())
+}
+
+struct GoVisitor<T>(PhantomData<T>);
+
+impl<'de, T: GoObject> Visitor<'de> for GoVisitor<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(T::WHAT)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<T, A::Error> {
+        let mut out = T::default();
+        while let Some(key) = map.next_key::<String>()? {
+            match field_of(T::FIELDS, &key) {
+                Some(field) => out.set(field, &mut map)?,
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+macro_rules! go_object {
+    ($t:ty) => {
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                d.deserialize_map(GoVisitor::<$t>(PhantomData))
+            }
+        }
+    };
+}
+
+impl GoObject for Entry {
+    const FIELDS: &'static [&'static str] = &["address", "runners"];
+    const WHAT: &'static str = "a /discovery entry object";
+    fn set<'de, A: MapAccess<'de>>(&mut self, field: &str, map: &mut A) -> Result<(), A::Error> {
+        if field == "address" {
+            self.address = zero_or(map)?;
+        } else {
+            let runners: Vec<Option<Runner>> = zero_or(map)?;
+            self.runners = runners.into_iter().map(Option::unwrap_or_default).collect();
+        }
+        Ok(())
+    }
+}
+go_object!(Entry);
+
+impl GoObject for Gpu {
+    const FIELDS: &'static [&'static str] = &["id", "name", "vram_mb"];
+    const WHAT: &'static str = "a gpu object";
+    fn set<'de, A: MapAccess<'de>>(&mut self, field: &str, map: &mut A) -> Result<(), A::Error> {
+        match field {
+            "id" => self.id = zero_or(map)?,
+            "name" => self.name = zero_or(map)?,
+            _ => self.vram_mb = zero_or(map)?,
+        }
+        Ok(())
+    }
+}
+go_object!(Gpu);
+
+impl GoObject for PriceInfo {
+    const FIELDS: &'static [&'static str] = &["price", "currency", "unit"];
+    const WHAT: &'static str = "a price_info object";
+    fn set<'de, A: MapAccess<'de>>(&mut self, field: &str, map: &mut A) -> Result<(), A::Error> {
+        match field {
+            "price" => self.price = json_number(map.next_value::<Option<Box<RawValue>>>()?)?,
+            "currency" => self.currency = zero_or(map)?,
+            _ => self.unit = zero_or(map)?,
+        }
+        Ok(())
+    }
+}
+go_object!(PriceInfo);
+
+impl GoObject for Runner {
+    const FIELDS: &'static [&'static str] = &[
+        "url",
+        "gpu",
+        "app",
+        "version",
+        "metadata",
+        "mode",
+        "capacity",
+        "capacity_used",
+        "capacity_available",
+        "price_info",
+    ];
+    const WHAT: &'static str = "a runner record object";
+    fn set<'de, A: MapAccess<'de>>(&mut self, field: &str, map: &mut A) -> Result<(), A::Error> {
+        match field {
+            "url" => self.url = zero_or(map)?,
+            "gpu" => self.gpu = map.next_value()?,
+            "app" => self.app = zero_or(map)?,
+            "version" => self.version = zero_or(map)?,
+            "metadata" => self.metadata = zero_or(map)?,
+            "mode" => self.mode = zero_or(map)?,
+            "capacity" => self.capacity = zero_or(map)?,
+            "capacity_used" => self.capacity_used = zero_or(map)?,
+            "capacity_available" => self.capacity_available = zero_or(map)?,
+            _ => self.price_info = map.next_value()?,
+        }
+        Ok(())
+    }
+}
+go_object!(Runner);
+
 /// Go's `json.Number`: a number literal, or a string holding one (the
-/// string's content is kept); `null` is `""`. Anything else fails the
-/// whole document, as it does in Go.
-fn json_number<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    let raw = Option::<Box<RawValue>>::deserialize(d)?;
+/// string's content is kept); `null` is `""`. Anything else, `""` included,
+/// fails the whole document, as it does in Go (`isValidNumber`).
+fn json_number<E: serde::de::Error>(raw: Option<Box<RawValue>>) -> Result<String, E> {
     let Some(raw) = raw else {
         return Ok(String::new());
     };
     let text = raw.get();
     if text.starts_with('"') {
-        let s: String = serde_json::from_str(text).map_err(serde::de::Error::custom)?;
+        let s: String = serde_json::from_str(text).map_err(E::custom)?;
         if !is_number_literal(&s) {
-            return Err(serde::de::Error::custom(format!(
-                "invalid number literal {s:?} for price"
-            )));
+            return Err(E::custom(format!("invalid number literal {s:?} for price")));
         }
         return Ok(s);
     }
     if is_number_literal(text) {
         Ok(text.to_string())
     } else {
-        Err(serde::de::Error::custom(format!("price is not a number: {text}")))
+        Err(E::custom(format!("price is not a number: {text}")))
     }
 }
 
@@ -161,13 +267,76 @@ fn is_number_literal(s: &str) -> bool {
     i == b.len()
 }
 
-/// Parses a `/discovery` body: a JSON array of entries. Invalid UTF-8 is
-/// replaced by U+FFFD first, as Go's decoder does (so such metadata is then
-/// refused by [`Runner::check`], not the whole document). `None` when the
-/// body is not such an array; go-livepeer then ignores the whole answer.
+/// `\uXXXX` escapes of UTF-16 surrogates that do not form a pair become
+/// `\ufffd`, which is how Go's decoder reads them (serde_json refuses them).
+fn replace_lone_surrogates(text: &str) -> std::borrow::Cow<'_, str> {
+    fn escape_at(b: &[u8], i: usize) -> Option<u16> {
+        if b.get(i) != Some(&b'\\') || b.get(i + 1) != Some(&b'u') {
+            return None;
+        }
+        let hex = std::str::from_utf8(b.get(i + 2..i + 6)?).ok()?;
+        u16::from_str_radix(hex, 16).ok()
+    }
+    if !text.contains("\\u") {
+        return text.into();
+    }
+    let b = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let (mut i, mut copied, mut in_string) = (0, 0, false);
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                in_string = !in_string;
+                i += 1;
+            }
+            b'\\' if in_string => {
+                let lone = match escape_at(b, i) {
+                    Some(0xD800..=0xDBFF) => match escape_at(b, i + 6) {
+                        Some(0xDC00..=0xDFFF) => {
+                            i += 12;
+                            continue;
+                        }
+                        _ => true,
+                    },
+                    Some(0xDC00..=0xDFFF) => true,
+                    Some(_) => false,
+                    None => {
+                        // Any other escape: two bytes (`\"`, `\\`, `\n`, …).
+                        i += 2;
+                        continue;
+                    }
+                };
+                if lone {
+                    out.push_str(&text[copied..i]);
+                    out.push_str("\\ufffd");
+                    copied = i + 6;
+                }
+                i += 6;
+            }
+            _ => i += 1,
+        }
+    }
+    out.push_str(&text[copied..]);
+    out.into()
+}
+
+/// Parses a `/discovery` body: a JSON array of entries, read the way Go's
+/// `json.Unmarshal` reads it into go-livepeer's structs (`null` is no
+/// entries). Invalid UTF-8 and unpaired surrogate escapes become U+FFFD
+/// first, as in Go, so such metadata is then refused by [`Runner::check`]
+/// without losing the rest of the document. `None` when the body is not
+/// such an array; go-livepeer then ignores the whole answer.
 pub fn parse_entries(body: &[u8]) -> Option<Vec<Entry>> {
     let text = String::from_utf8_lossy(body);
-    serde_json::from_str::<Vec<Entry>>(&text).ok()
+    let text = replace_lone_surrogates(&text);
+    let entries: Option<Vec<Option<Entry>>> = serde_json::from_str(&text).ok()?;
+    Some(
+        entries
+            .unwrap_or_default()
+            .into_iter()
+            .map(Option::unwrap_or_default)
+            .collect(),
+    )
 }
 
 /// Why a runner record is not kept (the metric label and the log reason).
@@ -410,12 +579,42 @@ mod tests {
         assert!(parse_entries(b"[{\"runners\":[{\"capacity\":1.5}]}]").is_none());
         assert!(parse_entries(b"[{\"runners\":[{\"price_info\":{\"price\":\"abc\"}}]}]").is_none());
         assert!(parse_entries(b"[{\"runners\":[{\"price_info\":{\"price\":true}}]}]").is_none());
+        assert!(parse_entries(b"[{\"runners\":[{\"price_info\":{\"price\":\"\"}}]}]").is_none());
         assert!(parse_entries(b"not json").is_none());
         // null everywhere is Go's zero value; unknown fields are ignored.
         let e = parse_entries(br#"[{"address":null,"runners":null,"score":9},{"address":"a","runners":[{"url":null,"capacity":null,"price_info":{"price":null},"x":1}]}]"#).unwrap();
         assert_eq!(e[0].address, "");
         assert!(e[0].runners.is_empty());
         assert_eq!(e[1].runners[0].price_info.as_ref().unwrap().price, "");
+    }
+
+    #[test]
+    fn go_decoding_rules() {
+        // Keys match case-insensitively, the last one wins, nulls are zero values.
+        let e = parse_entries(
+            br#"[{"ADDRESS":"a","runners":[{"url":"first","URL":"twice","App":"x","price_info":{"Price":"7","price":8}},null]},null]"#,
+        )
+        .unwrap();
+        assert_eq!(e.len(), 2);
+        assert_eq!(e[0].address, "a");
+        assert_eq!(e[0].runners[0].url, "twice");
+        assert_eq!(e[0].runners[0].app, "x");
+        assert_eq!(e[0].runners[0].price_info.as_ref().unwrap().price, "8");
+        assert_eq!(e[0].runners[1], Runner::default());
+        assert_eq!(e[1].address, "");
+        // An unpaired surrogate is U+FFFD (metadata refused), a pair is kept,
+        // an escaped backslash is not an escape.
+        let e = parse_entries(
+            br#"[{"address":"a","runners":[{"url":"u","app":"x","metadata":"x\ud800y\udc00z"},{"url":"v","app":"\ud83d\ude00","metadata":"\\ud800"}]}]"#,
+        )
+        .unwrap();
+        assert_eq!(e[0].runners[0].metadata, "x\u{FFFD}y\u{FFFD}z");
+        assert_eq!(e[0].runners[0].check(None), Err(Rejection::Metadata));
+        assert_eq!(e[0].runners[1].app, "\u{1F600}");
+        assert_eq!(e[0].runners[1].metadata, "\\ud800");
+        // A null document is no entries, as in Go.
+        assert_eq!(parse_entries(b"null").unwrap().len(), 0);
+        assert_eq!(parse_entries(b"[]").unwrap().len(), 0);
     }
 
     #[test]

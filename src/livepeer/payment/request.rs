@@ -53,7 +53,7 @@ const FIELDS: [&str; 8] = [
 ];
 
 /// Go's field lookup: the exact name, else a case-insensitive match.
-pub(super) fn field_of<'a>(fields: &[&'a str], key: &str) -> Option<&'a str> {
+pub(crate) fn field_of<'a>(fields: &[&'a str], key: &str) -> Option<&'a str> {
     fields
         .iter()
         .find(|f| **f == key)
