@@ -19,10 +19,10 @@ pub mod eth;
 pub mod keys;
 pub mod livepeer;
 mod metrics;
+pub mod net;
 pub mod secret;
 pub mod server;
 pub mod signer;
-pub mod tls_client;
 pub mod web3signer;
 
 pub use cli::Cli;

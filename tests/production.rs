@@ -274,7 +274,7 @@ fn pki(dir: &Path, tag: &str) -> Pki {
     }
 }
 
-fn tls_client(ca_pem: &str, identity: Option<&str>) -> shim::Client {
+fn net(ca_pem: &str, identity: Option<&str>) -> shim::Client {
     let mut b = reqwest::Client::builder()
         .use_rustls_tls()
         .tls_info(true)
@@ -300,8 +300,8 @@ fn tls_serves_the_configured_certificate_and_reloads_it_on_sighup() {
     write_config(&s, &tls(&first));
     let d = serve(&s);
     assert!(d.url.starts_with("https://127.0.0.1:"), "{}", d.url);
-    let r = tls_client(&first.ca_pem, None)
-        .send(tls_client(&first.ca_pem, None).post(&format!("{}/sign-orchestrator-info", d.url)));
+    let r = net(&first.ca_pem, None)
+        .send(net(&first.ca_pem, None).post(&format!("{}/sign-orchestrator-info", d.url)));
     let r = r.unwrap();
     assert_eq!(r.status, 200);
     assert_eq!(r.body, support::C1_BODY);
@@ -321,14 +321,14 @@ fn tls_serves_the_configured_certificate_and_reloads_it_on_sighup() {
     d.signal("HUP");
     d.wait_for_log("TLS certificate");
     d.wait_for_log("reload applied");
-    let c2 = tls_client(&second.ca_pem, None);
+    let c2 = net(&second.ca_pem, None);
     let r = c2
         .send(c2.post(&format!("{}/sign-orchestrator-info", d.url)))
         .unwrap();
     assert_eq!(r.status, 200);
     assert_ne!(r.peer_cert.unwrap(), cert_one, "the new certificate is served");
     // The old CA no longer validates the server.
-    let c1 = tls_client(&first.ca_pem, None);
+    let c1 = net(&first.ca_pem, None);
     assert!(c1
         .send(c1.post(&format!("{}/sign-orchestrator-info", d.url)))
         .is_err());
@@ -348,12 +348,12 @@ fn mtls_refuses_clients_without_a_certificate() {
         ),
     );
     let d = serve(&s);
-    let anonymous = tls_client(&p.ca_pem, None);
+    let anonymous = net(&p.ca_pem, None);
     let err = anonymous
         .send(anonymous.post(&format!("{}/sign-orchestrator-info", d.url)))
         .expect_err("handshake without a client certificate must fail");
     assert!(err.is_connect() || err.is_request(), "{err:?}");
-    let with_cert = tls_client(&p.ca_pem, Some(&p.client_identity));
+    let with_cert = net(&p.ca_pem, Some(&p.client_identity));
     let r = with_cert
         .send(with_cert.post(&format!("{}/sign-orchestrator-info", d.url)))
         .unwrap();

@@ -6,6 +6,7 @@
 //! Controller; a zero address is an error naming the contract and the
 //! Controller.
 
+use crate::net::error_chain;
 use std::sync::Arc;
 
 use alloy_network::Ethereum;
@@ -247,21 +248,6 @@ fn classify_transport(config: &ChainConfig, what: String, kind: TransportErrorKi
     }
 }
 
-/// `e` and its sources, `: `-joined (reqwest's own message hides the cause).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let m = c.to_string();
-        if !s.contains(&m) {
-            s.push_str(": ");
-            s.push_str(&m);
-        }
-        cur = c.source();
-    }
-    s
-}
-
 fn truncate(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
         s.to_string()
@@ -290,7 +276,7 @@ impl ChainClient {
     pub fn new(config: &ChainConfig) -> Result<ChainClient, ChainError> {
         config.validate()?;
         let url = config.parsed_rpc_url()?;
-        let tls = crate::tls_client::platform_tls().map_err(|e| ChainError::Transport {
+        let tls = crate::net::platform_tls().map_err(|e| ChainError::Transport {
             what: "TLS setup".into(),
             detail: e.to_string(),
         })?;

@@ -194,6 +194,32 @@ pub struct HttpCall {
 }
 
 impl HttpCall {
+    /// Reads a whole request (body included) as received.
+    async fn read(req: Request<Incoming>) -> HttpCall {
+        let method = req.method().to_string();
+        let path = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_default();
+        let version = format!("{:?}", req.version());
+        let headers = headers_of(req.headers());
+        let body = req
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes().to_vec())
+            .unwrap_or_default();
+        HttpCall {
+            method,
+            path,
+            version,
+            headers,
+            body,
+            at: Instant::now(),
+        }
+    }
+
     /// The first value of header `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
@@ -632,33 +658,14 @@ async fn handle_orchestrator(state: Arc<Mutex<State>>, req: Request<Incoming>) -
             } => full(status, &content_type, body),
         };
     }
-    let method = req.method().clone();
-    let path = req
-        .uri()
-        .path_and_query()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_default();
-    let version = format!("{:?}", req.version());
-    let headers = headers_of(req.headers());
-    let body = req
-        .into_body()
-        .collect()
-        .await
-        .map(|b| b.to_bytes().to_vec())
-        .unwrap_or_default();
+    let call = HttpCall::read(req).await;
+    let (method, path) = (call.method.clone(), call.path.clone());
     let answer = {
         let mut s = state.lock().unwrap();
-        s.http_calls.push(HttpCall {
-            method: method.to_string(),
-            path: path.clone(),
-            version,
-            headers,
-            body,
-            at: Instant::now(),
-        });
+        s.http_calls.push(call);
         s.discovery.clone()
     };
-    if method == Method::GET && path.split('?').next() == Some("/discovery") {
+    if method == Method::GET.as_str() && path.split('?').next() == Some("/discovery") {
         if !answer.delay.is_zero() {
             tokio::time::sleep(answer.delay).await;
         }
@@ -862,28 +869,8 @@ impl OrchWebhook {
         let handler: Handler = Arc::new(move |req: Request<Incoming>| {
             let (a, c) = (a.clone(), c.clone());
             Box::pin(async move {
-                let method = req.method().to_string();
-                let path = req
-                    .uri()
-                    .path_and_query()
-                    .map(|p| p.as_str().to_string())
-                    .unwrap_or_default();
-                let version = format!("{:?}", req.version());
-                let headers = headers_of(req.headers());
-                let body = req
-                    .into_body()
-                    .collect()
-                    .await
-                    .map(|b| b.to_bytes().to_vec())
-                    .unwrap_or_default();
-                c.lock().unwrap().push(HttpCall {
-                    method,
-                    path,
-                    version,
-                    headers,
-                    body,
-                    at: Instant::now(),
-                });
+                let call = HttpCall::read(req).await;
+                c.lock().unwrap().push(call);
                 let answer = a.lock().unwrap().clone();
                 if !answer.delay.is_zero() {
                     tokio::time::sleep(answer.delay).await;

@@ -1,6 +1,7 @@
 //! Mapping aws-sdk-kms errors to [`AwsKmsError`]: timeouts, transport,
 //! credentials and every KMS error code an operator can act on.
 
+use crate::net::error_chain;
 use std::fmt;
 
 use aws_credential_types::provider::error::CredentialsError;
@@ -124,21 +125,6 @@ impl Target {
             },
         }
     }
-}
-
-/// `Display` of an error and its sources, joined with `: ` (no `Debug` dumps).
-fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(e) = source {
-        let s = e.to_string();
-        if !out.contains(&s) {
-            out.push_str(": ");
-            out.push_str(&s);
-        }
-        source = e.source();
-    }
-    out
 }
 
 /// The credentials error somewhere in `err`'s sources, if any.

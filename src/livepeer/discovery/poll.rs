@@ -28,6 +28,7 @@ use super::{candidate_uri, MAX_DISCOVERY_BYTES};
 use crate::chain::ChainClient;
 use crate::config::{DiscoveryConfig, DiscoverySource};
 use crate::livepeer::proto;
+use crate::net::error_chain;
 
 /// Orchestrators polled at once.
 pub const CONCURRENCY: usize = 32;
@@ -130,7 +131,7 @@ impl Poller {
             ),
             DiscoverySource::Chain => Source::Chain(chain),
         };
-        let tls = crate::tls_client::platform_tls().map_err(|e| SetupError(e.to_string()))?;
+        let tls = crate::net::platform_tls().map_err(|e| SetupError(e.to_string()))?;
         let http = reqwest_alloy::Client::builder()
             .tls_backend_preconfigured(tls)
             .timeout(config.timeout().max(DISCOVERY_TIMEOUT))
@@ -233,16 +234,12 @@ impl Poller {
                 .get(url)
                 .send()
                 .await
-                .map_err(|e| crate::tls_client::transport_text(&e))?;
+                .map_err(|e| crate::net::transport_text(&e))?;
             if !resp.status().is_success() {
                 return Err(format!("status {}", resp.status().as_u16()));
             }
             let mut body = Vec::new();
-            while let Some(chunk) = resp
-                .chunk()
-                .await
-                .map_err(|e| crate::tls_client::transport_text(&e))?
-            {
+            while let Some(chunk) = resp.chunk().await.map_err(|e| crate::net::transport_text(&e))? {
                 if body.len() + chunk.len() > MAX_DISCOVERY_BYTES {
                     return Err("answer larger than 1 MiB".into());
                 }
@@ -420,21 +417,6 @@ pub fn discovery_url(uri: &Url) -> String {
     u.set_path(&path);
     u.set_fragment(None);
     u.to_string()
-}
-
-/// An error and its causes, one line.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let s_text = s.to_string();
-        if !text.contains(&s_text) {
-            text.push_str(": ");
-            text.push_str(&s_text);
-        }
-        source = s.source();
-    }
-    text
 }
 
 /// Accepts any server certificate, as go-livepeer's gRPC client does for

@@ -208,7 +208,7 @@ impl Webhook {
                 Ok((name, value))
             })
             .collect::<Result<Vec<_>, WebhookHeadersError>>()?;
-        let tls = crate::tls_client::platform_tls().map_err(|e| WebhookSetupError::Client(e.to_string()))?;
+        let tls = crate::net::platform_tls().map_err(|e| WebhookSetupError::Client(e.to_string()))?;
         let client = reqwest_alloy::Client::builder()
             .tls_backend_preconfigured(tls)
             .timeout(config.timeout())
@@ -247,7 +247,7 @@ impl Webhook {
                 if e.is_timeout() {
                     failure("timeout", format!("no answer within {:?}", self.timeout))
                 } else {
-                    failure("transport", crate::tls_client::transport_text(&e))
+                    failure("transport", crate::net::transport_text(&e))
                 }
             })?;
             let status = resp.status();
@@ -257,7 +257,7 @@ impl Webhook {
                 if e.is_timeout() {
                     failure("timeout", format!("no answer within {:?}", self.timeout))
                 } else {
-                    failure("transport", crate::tls_client::transport_text(&e))
+                    failure("transport", crate::net::transport_text(&e))
                 }
             })? {
                 if body.len() + chunk.len() > MAX_RESPONSE_BYTES {

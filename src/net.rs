@@ -1,8 +1,8 @@
-//! Outgoing TLS: one rustls client configuration on the ring provider that
-//! checks server certificates against the operating system's trust store
-//! (what reqwest would use), shared by every HTTPS client of the daemon
-//! (the chain RPC, the payment webhook, discovery), and how their
-//! transport errors are shown.
+//! Outgoing connections: one rustls client configuration on the ring
+//! provider that checks server certificates against the operating system's
+//! trust store (what reqwest would use), shared by every HTTPS client of the
+//! daemon (the chain RPC, the payment webhook, discovery), and how their
+//! errors are shown.
 
 use std::sync::Arc;
 
@@ -20,10 +20,27 @@ pub fn platform_tls() -> Result<rustls::ClientConfig, rustls::Error> {
     Ok(config)
 }
 
+/// `Display` of an error and its sources, joined with `: `, each source
+/// once (reqwest's and the AWS SDK's own messages hide the cause; no
+/// `Debug` dumps).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = s.source();
+    }
+    text
+}
+
 /// A reqwest transport error with its causes, one line, the URL cut to
 /// scheme, host, port and path (a query may hold a key).
 pub fn transport_text(e: &reqwest_alloy::Error) -> String {
-    let mut text = e.to_string();
+    let mut text = error_chain(e);
     if let Some(url) = e.url() {
         let shown = format!(
             "{}://{}{}{}",
@@ -33,12 +50,6 @@ pub fn transport_text(e: &reqwest_alloy::Error) -> String {
             url.path()
         );
         text = text.replace(url.as_str(), &shown);
-    }
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
     }
     text
 }
