@@ -1133,9 +1133,10 @@ async fn failing_orchestrators_never_block_the_healthy_ones() {
         (9, 2, 2, 7),
         "{a}"
     );
-    // The slow one costs timeout_ms, not its 4 s, and nobody waits for it twice.
+    // The slow one costs timeout_ms, not its 4 s delay (a bound on logic,
+    // not on speed: anything under the delay proves the cut).
     let took = num(a, "duration_ms");
-    assert!((500..2500).contains(&took), "duration_ms = {took}");
+    assert!((500..4000).contains(&took), "duration_ms = {took}");
     // Every live orchestrator was asked once (the junk ones never got as far
     // as gRPC).
     for o in [&h1, &slow, &garbage, &status, &bad_protobuf, &h2] {

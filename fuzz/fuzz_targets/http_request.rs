@@ -116,7 +116,7 @@ fuzz_target!(|data: &[u8]| {
                 App::new()
                     .app_data(f.state.clone())
                     .app_data(web::PayloadConfig::new(f.body_limit))
-                    .configure(|c| routes::configure(c, true, true)),
+                    .configure(|c| routes::configure(c, true, true, true)),
             )
             .await;
             let req = req.set_payload(body).to_request();
