@@ -202,6 +202,26 @@ fn array(entries: &[&String]) -> String {
 }
 
 /// Every `event=discovery_refresh` audit line so far.
+/// The `event=discovery_refresh` audit lines once there are at least `n`
+/// (logs reach the test through the daemon's log thread and stderr, so a
+/// line can trail the answer it describes).
+fn audits_at_least(s: &Signer, n: usize) -> Vec<serde_json::Value> {
+    let start = Instant::now();
+    loop {
+        let audits = refresh_audits(s);
+        if audits.len() >= n {
+            return audits;
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "{} of {n} discovery_refresh lines; logs:\n{}",
+            audits.len(),
+            s.daemon.logs()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn refresh_audits(s: &Signer) -> Vec<serde_json::Value> {
     s.daemon
         .logs()
@@ -521,7 +541,7 @@ async fn b5_end_to_end_exact_body_and_caps_filter() {
             "{kind}: {m}"
         );
     }
-    let audits = refresh_audits(&s);
+    let audits = audits_at_least(&s, 1);
     assert_eq!(audits.len(), 1, "{audits:?}");
     let a = &audits[0];
     assert_eq!(field(a, "source").as_deref(), Some("static"));
@@ -672,7 +692,7 @@ async fn all_invalid_or_too_expensive_is_503_and_rebuilt_on_request() {
             "{reason}: {m}"
         );
     }
-    let audits = refresh_audits(&s);
+    let audits = audits_at_least(&s, refreshes as usize);
     assert_eq!(audits.len() as f64, refreshes);
     for a in audits {
         assert_eq!(
@@ -1120,7 +1140,7 @@ async fn failing_orchestrators_never_block_the_healthy_ones() {
             &entry_json("https://h2.example.com:8935", &["live-video-to-video/h2"], &[]),
         ])
     );
-    let audits = refresh_audits(&s);
+    let audits = audits_at_least(&s, 1);
     assert_eq!(audits.len(), 1, "{audits:?}");
     let a = &audits[0];
     assert_eq!(
@@ -1291,6 +1311,8 @@ async fn tls_orchestrator_is_listed_but_its_unverified_runner_records_are_not() 
         1.0,
         "{m}"
     );
+    // The failure lines precede the refresh's audit line.
+    audits_at_least(&s, 1);
     let logs = s.daemon.logs();
     assert!(
         logs.lines()
@@ -1420,7 +1442,7 @@ async fn on_chain_pool_polls_the_active_orchestrators() {
         assert!(first.sig_ok && first.ignore_capacity_check, "{first:?}");
         assert_eq!(first.request.sig, c1_sig());
     }
-    assert!(refresh_audits(&s)
+    assert!(audits_at_least(&s, 1)
         .iter()
         .all(|a| field(a, "source").as_deref() == Some("chain") && num(a, "candidates") == 2));
     // Leaving the pool: gone at the next refresh.
@@ -1467,7 +1489,7 @@ async fn advertised_nodes_are_polled_up_to_extra_nodes() {
     assert!(first.sig_ok && first.ignore_capacity_check, "{first:?}");
     assert_eq!(b.discovery_calls().len(), 1);
     assert_eq!(c.connections(), 0, "{} was contacted", c.url());
-    let a1 = &refresh_audits(&s1)[0];
+    let a1 = &audits_at_least(&s1, 1)[0];
     assert_eq!((num(a1, "candidates"), num(a1, "answered")), (2, 2), "{a1}");
 }
 

@@ -227,10 +227,6 @@ impl Inner {
             .discovery_refreshes
             .with_label_values(&[if found > 0 { "ok" } else { "empty" }])
             .inc();
-        self.current.store(Some(Arc::new(Published {
-            snapshot,
-            taken_at: Instant::now(),
-        })));
         tracing::info!(
             target: "livepeer_signer::audit",
             event = "discovery_refresh",
@@ -243,6 +239,11 @@ impl Inner {
             errors = errors.len(),
             duration_ms = started.elapsed().as_millis() as u64,
         );
+        // Published after its audit line, so the line precedes every answer from it.
+        self.current.store(Some(Arc::new(Published {
+            snapshot,
+            taken_at: Instant::now(),
+        })));
         found
     }
 }
