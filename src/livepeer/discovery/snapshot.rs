@@ -183,6 +183,8 @@ pub struct BuildReport {
 pub struct Snapshot {
     orchestrators: Vec<Orchestrator>,
     json: Vec<Bytes>,
+    /// The answer without `caps` (what go-livepeer gateways ask), built once.
+    all: Bytes,
     by_capability: HashMap<String, Vec<usize>>,
 }
 
@@ -316,6 +318,7 @@ impl Snapshot {
             snapshot.json.push(Bytes::from(orch.to_json()));
             snapshot.orchestrators.push(orch);
         }
+        snapshot.all = snapshot.join(&(0..snapshot.orchestrators.len()).collect::<Vec<_>>());
         (snapshot, report)
     }
 
@@ -355,9 +358,22 @@ impl Snapshot {
     }
 
     /// The response body for `caps`: a JSON array and `\n`, as Go's
-    /// `json.Encoder` writes `[]discoveryResponse`.
+    /// `json.Encoder` writes `[]discoveryResponse`. Without caps it is the
+    /// body built with the snapshot (no copy).
     pub fn response<'a>(&self, caps: impl IntoIterator<Item = &'a str>) -> Bytes {
-        let picked = self.select(caps);
+        let mut caps = caps.into_iter().filter(|c| !c.is_empty()).peekable();
+        if caps.peek().is_none() {
+            return if self.orchestrators.is_empty() {
+                Bytes::from_static(b"[]\n")
+            } else {
+                self.all.clone()
+            };
+        }
+        self.join(&self.select(caps))
+    }
+
+    /// `[` entries `]\n`.
+    fn join(&self, picked: &[usize]) -> Bytes {
         let len: usize = picked.iter().map(|&i| self.json[i].len() + 1).sum();
         let mut out = Vec::with_capacity(len + 3);
         out.push(b'[');
