@@ -11,7 +11,7 @@ use serde::de::{IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
-use crate::livepeer::payment::request::field_of;
+use crate::livepeer::payment::request::{field_of, is_number_literal};
 use crate::livepeer::payment::state::go_json_string;
 use crate::livepeer::payment::Rat;
 
@@ -223,48 +223,6 @@ fn json_number<E: serde::de::Error>(raw: Option<Box<RawValue>>) -> Result<String
     } else {
         Err(E::custom(format!("price is not a number: {text}")))
     }
-}
-
-/// A JSON number literal (RFC 8259 §6), the rule of Go's `isValidNumber`.
-fn is_number_literal(s: &str) -> bool {
-    let b = s.as_bytes();
-    let mut i = 0;
-    if b.get(i) == Some(&b'-') {
-        i += 1;
-    }
-    match b.get(i) {
-        Some(b'0') => i += 1,
-        Some(b'1'..=b'9') => {
-            while b.get(i).is_some_and(u8::is_ascii_digit) {
-                i += 1;
-            }
-        }
-        _ => return false,
-    }
-    if b.get(i) == Some(&b'.') {
-        i += 1;
-        let start = i;
-        while b.get(i).is_some_and(u8::is_ascii_digit) {
-            i += 1;
-        }
-        if i == start {
-            return false;
-        }
-    }
-    if matches!(b.get(i), Some(b'e' | b'E')) {
-        i += 1;
-        if matches!(b.get(i), Some(b'+' | b'-')) {
-            i += 1;
-        }
-        let start = i;
-        while b.get(i).is_some_and(u8::is_ascii_digit) {
-            i += 1;
-        }
-        if i == start {
-            return false;
-        }
-    }
-    i == b.len()
 }
 
 /// `\uXXXX` escapes of UTF-16 surrogates that do not form a pair become

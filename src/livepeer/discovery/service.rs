@@ -190,7 +190,17 @@ impl Inner {
             errors: poll_errors,
         } = self.poller.poll(candidates).await;
         errors.extend(poll_errors);
-        let (snapshot, report) = Snapshot::build(&polled, &self.ceilings);
+        let answered = polled.len();
+        // Parsing up to 1 MiB per orchestrator is CPU work: off the runtime's workers.
+        let ceilings = self.ceilings.clone();
+        let built = tokio::task::spawn_blocking(move || Snapshot::build(&polled, &ceilings)).await;
+        let (snapshot, report) = match built {
+            Ok(built) => built,
+            Err(e) => {
+                tracing::error!(error = %e, "discovery: building the snapshot failed; the previous one stays");
+                return self.current.load().as_ref().map_or(0, |p| p.snapshot.len());
+            }
+        };
 
         for (who, e) in &errors {
             METRICS.discovery_poll_errors.with_label_values(&[e.kind]).inc();
@@ -232,7 +242,7 @@ impl Inner {
             event = "discovery_refresh",
             source = self.source.as_str(),
             candidates = asked,
-            answered = polled.len(),
+            answered,
             orchestrators = found,
             runners,
             runners_rejected = report.rejected.len(),

@@ -107,15 +107,55 @@ fn string(v: &Value, field: &str) -> Result<String, DecodeError> {
     }
 }
 
+/// A JSON number literal (RFC 8259 §6), the rule of Go's `isValidNumber`.
+pub(crate) fn is_number_literal(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    if b.get(i) == Some(&b'-') {
+        i += 1;
+    }
+    match b.get(i) {
+        Some(b'0') => i += 1,
+        Some(b'1'..=b'9') => {
+            while b.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
+        }
+        _ => return false,
+    }
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let start = i;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        if i == start {
+            return false;
+        }
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        let start = i;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        if i == start {
+            return false;
+        }
+    }
+    i == b.len()
+}
+
 /// `json.Number`: a JSON number, or a string holding valid JSON number text.
 pub(super) fn json_number(v: &Value, field: &str) -> Result<String, DecodeError> {
     match v {
         Value::Null => Ok(String::new()),
         Value::Number(n) => Ok(n.to_string()),
         Value::String(s) if s.is_empty() => Ok(String::new()),
-        Value::String(s) if serde_json::from_str::<serde_json::Number>(s).is_ok() && !s.starts_with(' ') => {
-            Ok(s.clone())
-        }
+        Value::String(s) if is_number_literal(s) => Ok(s.clone()),
         Value::String(s) => Err(DecodeError(format!(
             "json: invalid number literal, trying to unmarshal {:?} into Number",
             format!("\"{s}\"")
