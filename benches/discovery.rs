@@ -44,9 +44,12 @@
 //!
 //! Run: `cargo bench --bench discovery`
 
+#[path = "common/mod.rs"]
+mod common;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
+use common::{client, env_num, median, percentile};
 use std::hint::black_box;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -59,13 +62,6 @@ use livepeer_signer::livepeer::discovery::snapshot::pipeline_of;
 use livepeer_signer::livepeer::discovery::{Ceilings, Polled, Snapshot};
 use livepeer_signer::livepeer::proto::{OrchestratorInfo, PriceInfo};
 use support::orchestrator::{ai_info, Orchestrator};
-
-fn env_num(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(default)
-}
 
 // ---------------------------------------------------------------------------
 // The network
@@ -242,16 +238,7 @@ impl Proc {
 
     /// `VmHWM` / `VmRSS` of /proc/PID/status, KiB.
     fn memory_kib(&self) -> (u64, u64) {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
-        let field = |name: &str| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|v| v.trim().strip_suffix("kB"))
-                .map(|v| v.trim().parse().unwrap())
-                .unwrap_or(0)
-        };
-        (field("VmHWM:"), field("VmRSS:"))
+        common::memory_kib(self.pid())
     }
 
     /// CPU time used so far (utime + stime), seconds.
@@ -369,15 +356,6 @@ fn start_ceiling(bin: &Path, workers: usize, gets: &[(String, PathBuf)]) -> Proc
         .unwrap_or_else(|| panic!("ceiling_server said {line:?}"))
         .to_string();
     Proc { child, url }
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .http1_only()
-        .pool_max_idle_per_host(1)
-        .timeout(Duration::from_secs(60))
-        .build()
-        .unwrap()
 }
 
 /// `GET url`: (status, body length), the body read chunk by chunk (not
@@ -506,26 +484,6 @@ fn load(server: &Proc, url: &str, want: usize, conns: usize, secs: f64) -> Load 
             0.0
         },
         client_cpu,
-    }
-}
-
-fn percentile(sorted: &[u32], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
-    sorted[i] as f64 / 1000.0
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let n = v.len();
-    if n == 0 {
-        0.0
-    } else if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
     }
 }
 

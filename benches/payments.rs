@@ -41,6 +41,8 @@
 //!
 //! Run: `cargo bench --bench payments`
 
+#[path = "common/mod.rs"]
+mod common;
 #[path = "../tests/support/kms.rs"]
 mod kms;
 #[path = "../tests/support/payments.rs"]
@@ -50,6 +52,7 @@ mod softhsm;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
+use common::{client, env_num, median, percentile};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -74,13 +77,6 @@ const EV: i64 = 1_000_000;
 const FIRST_TICKETS: i64 = 10;
 /// New ticket params every this many calls of a continuing session.
 const REFRESH_EVERY: u64 = 400;
-
-fn env_num(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(default)
-}
 
 // ---------------------------------------------------------------------------
 // The daemon
@@ -174,16 +170,7 @@ impl Node {
 
     /// `VmHWM` / `VmRSS` of /proc/PID/status, KiB.
     fn memory_kib(&self) -> (u64, u64) {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
-        let field = |name: &str| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|v| v.trim().strip_suffix("kB"))
-                .map(|v| v.trim().parse().unwrap())
-                .unwrap_or(0)
-        };
-        (field("VmHWM:"), field("VmRSS:"))
+        common::memory_kib(self.pid())
     }
 
     /// The last ERROR lines of the daemon's log.
@@ -342,15 +329,6 @@ async fn post(http: &reqwest::Client, url: &str, body: String) -> Result<(u16, S
     Ok((status, text))
 }
 
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .http1_only()
-        .pool_max_idle_per_host(1)
-        .timeout(Duration::from_secs(60))
-        .build()
-        .unwrap()
-}
-
 /// One connection's loop until `stop`.
 async fn drive(
     url: String,
@@ -417,24 +395,6 @@ async fn drive(
         }
     }
     (c, out)
-}
-
-fn percentile(sorted: &[u32], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
-    sorted[i] as f64 / 1000.0
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
 }
 
 struct Load {
