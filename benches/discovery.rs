@@ -282,29 +282,7 @@ fn start_daemon(dir: &Path, urls: &[String]) -> Proc {
     ));
     std::fs::write(&cfg, &text).unwrap();
     let log = dir.join("signer.log");
-    let mut cmd = support::bin();
-    cmd.arg("serve")
-        .arg("--config")
-        .arg(&cfg)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap());
-    let child = cmd.spawn().expect("spawn livepeer-signer");
-    let started = Instant::now();
-    let url = loop {
-        let logs = std::fs::read_to_string(&log).unwrap_or_default();
-        if let Some(url) = logs
-            .lines()
-            .filter(|l| l.contains("livepeer-signer listening"))
-            .find_map(|l| support::log_field(l, "url"))
-        {
-            break url;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the daemon did not start; logs:\n{logs}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let (child, url) = common::serve_logged(support::bin(), &cfg, &log, "discovery");
     Proc { child, url }
 }
 

@@ -54,7 +54,7 @@ mod support;
 
 use common::{client, env_num, median, percentile};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -98,7 +98,7 @@ impl Node {
         backend: &'static str,
         chain: Chain,
         cfg: &Path,
-        mut cmd: Command,
+        cmd: Command,
         keep: Vec<Box<dyn std::any::Any>>,
     ) -> Node {
         let mut text = std::fs::read_to_string(cfg).unwrap();
@@ -108,29 +108,7 @@ impl Node {
         text.push_str(PAYMENTS);
         std::fs::write(cfg, &text).unwrap();
         let log = cfg.with_extension("log");
-        let file = std::fs::File::create(&log).unwrap();
-        cmd.arg("serve")
-            .arg("--config")
-            .arg(cfg)
-            .stdout(Stdio::null())
-            .stderr(file);
-        let child = cmd.spawn().expect("spawn livepeer-signer");
-        let started = Instant::now();
-        let url = loop {
-            let logs = std::fs::read_to_string(&log).unwrap_or_default();
-            if let Some(url) = logs
-                .lines()
-                .filter(|l| l.contains("livepeer-signer listening"))
-                .find_map(|l| support::log_field(l, "url"))
-            {
-                break url;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "{backend}: the daemon did not start; logs:\n{logs}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
+        let (child, url) = common::serve_logged(cmd, cfg, &log, backend);
         let node = Node {
             child,
             url,

@@ -1,9 +1,12 @@
 //! What the HTTP load benches share (benches/payments.rs,
 //! benches/discovery.rs): knobs from the environment, the load tool's
-//! client, percentiles and medians, and a process's memory.
+//! client, percentiles and medians, starting the daemon, and a process's
+//! memory.
 #![allow(dead_code)]
 
-use std::time::Duration;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// `name` from the environment as a number, else `default`.
 pub fn env_num(name: &str, default: u64) -> u64 {
@@ -57,4 +60,34 @@ pub fn memory_kib(pid: u32) -> (u64, u64) {
             .unwrap_or(0)
     };
     (field("VmHWM:"), field("VmRSS:"))
+}
+
+/// Runs `cmd` (a `livepeer-signer` command) as `serve --config cfg`, its
+/// logs to `log`, and waits (60 s at most) for its `livepeer-signer
+/// listening` line; returns the child and the URL that line gives.
+pub fn serve_logged(mut cmd: Command, cfg: &Path, log: &Path, what: &str) -> (Child, String) {
+    cmd.arg("serve")
+        .arg("--config")
+        .arg(cfg)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap());
+    let mut child = cmd.spawn().expect("spawn livepeer-signer");
+    let started = Instant::now();
+    let url = loop {
+        let logs = std::fs::read_to_string(log).unwrap_or_default();
+        if let Some(url) = logs
+            .lines()
+            .filter(|l| l.contains("livepeer-signer listening"))
+            .find_map(|l| crate::support::log_field(l, "url"))
+        {
+            break url;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            // Stopped here; the bench then ends (its exit reaps the child).
+            let _ = child.kill();
+            panic!("{what}: the daemon did not start; logs:\n{logs}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    (child, url)
 }
