@@ -77,6 +77,9 @@ if [ "$FUZZ_SECONDS" -gt 0 ]; then
     cargo install -q cargo-fuzz --locked --version 0.13.2
   fi
   export RUSTC_BOOTSTRAP=1
+  # Disk is what a cold run on a small machine runs out of first (a linker
+  # dies with SIGBUS when it cannot write its output): say what we use.
+  echo "== disk: $(du -sh "$target_dir" | cut -f1) in $target_dir, $(df -h . | awk 'NR==2 {print $4}') free"
   echo "== cargo fuzz build"
   (cd fuzz && cargo fuzz build --sanitizer none)
   fuzz_scratch=$(mktemp -d)
