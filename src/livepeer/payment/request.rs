@@ -154,7 +154,6 @@ pub(super) fn json_number(v: &Value, field: &str) -> Result<String, DecodeError>
     match v {
         Value::Null => Ok(String::new()),
         Value::Number(n) => Ok(n.to_string()),
-        Value::String(s) if s.is_empty() => Ok(String::new()),
         Value::String(s) if is_number_literal(s) => Ok(s.clone()),
         Value::String(s) => Err(DecodeError(format!(
             "json: invalid number literal, trying to unmarshal {:?} into Number",
@@ -402,6 +401,11 @@ mod tests {
             "json: cannot unmarshal number 5 into Go struct field RemotePaymentRequest.orchestrator of type []uint8"
         );
         assert!(err(r#"{"maxPrice":{"price":"wat"}}"#).contains("invalid number literal"));
+        // Go's isValidNumber refuses "" too (absent or null is the zero value).
+        assert_eq!(
+            err(r#"{"maxPrice":{"price":""}}"#),
+            r#"json: invalid number literal, trying to unmarshal "\"\"" into Number"#
+        );
         // \r and \n inside base64 are ignored.
         let r = PaymentRequest::decode(b"{\"orchestrator\":\"Cg\\r\\nF4\"}").unwrap();
         assert_eq!(r.orchestrator, [0x0a, 0x01, b'x']);

@@ -334,5 +334,11 @@ mod tests {
         );
         assert_eq!(parse_answer(br#"{"status":1000}"#).unwrap_err().status, 500);
         assert_eq!(parse_answer(b"denied").unwrap_err().status, 500);
+        // An empty price string is not a json.Number: Go's decode of the whole
+        // answer fails (500), it is not an invalid maxPrice (502).
+        let r = parse_answer(br#"{"status":200,"maxPrice":{"price":"","currency":"wei","unit":"fixed"}}"#)
+            .unwrap_err();
+        assert_eq!(r.status, 500);
+        assert!(r.message.contains("invalid number literal"), "{}", r.message);
     }
 }
