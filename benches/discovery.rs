@@ -49,7 +49,7 @@ mod common;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use common::{client, env_num, median, percentile};
+use common::{client, env_num, median, percentile, Outcome};
 use std::hint::black_box;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -359,33 +359,16 @@ async fn get_body(url: &str) -> (u16, Option<String>, Vec<u8>) {
     (status, ct, r.bytes().await.unwrap().to_vec())
 }
 
-#[derive(Default)]
-struct Outcome {
-    /// (completed at, latency µs) of every good answer.
-    samples: Vec<(Instant, u32)>,
-    errors: u64,
-    first_error: Option<String>,
-}
-
 /// One connection's loop until `stop`.
 async fn drive(url: String, want: usize, stop: Arc<AtomicBool>) -> Outcome {
     let http = client();
     let mut out = Outcome::default();
     while !stop.load(Ordering::Relaxed) {
         let t = Instant::now();
-        let r = get_len(&http, &url).await;
-        let us = t.elapsed().as_micros().min(u32::MAX as u128) as u32;
-        match r {
-            Ok((200, n)) if n == want => out.samples.push((Instant::now(), us)),
-            Ok((status, n)) => {
-                out.errors += 1;
-                out.first_error
-                    .get_or_insert(format!("status {status}, {n} bytes (want 200, {want} bytes)"));
-            }
-            Err(e) => {
-                out.errors += 1;
-                out.first_error.get_or_insert(e);
-            }
+        match get_len(&http, &url).await {
+            Ok((200, n)) if n == want => out.ok(t.elapsed()),
+            Ok((status, n)) => out.error(format!("status {status}, {n} bytes (want 200, {want} bytes)")),
+            Err(e) => out.error(e),
         }
     }
     out
@@ -434,20 +417,7 @@ fn load(server: &Proc, url: &str, want: usize, conns: usize, secs: f64) -> Load 
     let (cpu1, ended) = (server.cpu_s(), Instant::now());
     stop.store(true, Ordering::Relaxed);
     let (res, client_cpu) = tool.join().unwrap();
-    let (mut errors, mut first_error, mut window) = (0, None, Vec::new());
-    for o in res {
-        errors += o.errors;
-        if first_error.is_none() {
-            first_error = o.first_error;
-        }
-        window.extend(
-            o.samples
-                .iter()
-                .filter(|(at, _)| *at >= started && *at <= ended)
-                .map(|(_, us)| *us),
-        );
-    }
-    window.sort_unstable();
+    let (errors, first_error, window) = common::merge(&res, started, ended);
     let requests = window.len() as u64;
     Load {
         rps: requests as f64 / (ended - started).as_secs_f64(),

@@ -52,7 +52,7 @@ mod softhsm;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use common::{client, env_num, median, percentile};
+use common::{client, env_num, median, percentile, Outcome};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -280,14 +280,6 @@ struct Conn {
     calls: u64,
 }
 
-#[derive(Default)]
-struct Outcome {
-    /// (completed at, latency µs) of every 200.
-    samples: Vec<(Instant, u32)>,
-    errors: u64,
-    first_error: Option<String>,
-}
-
 #[derive(Clone, Copy, PartialEq)]
 enum Phase {
     Continuing,
@@ -346,30 +338,19 @@ async fn drive(
             }
         };
         let t = Instant::now();
-        let r = post(&http, &url, b).await;
-        let us = t.elapsed().as_micros().min(u32::MAX as u128) as u32;
-        match r {
+        match post(&http, &url, b).await {
             Ok((200, text)) => {
-                out.samples.push((Instant::now(), us));
+                out.ok(t.elapsed());
                 c.calls += 1;
                 if phase == Phase::Continuing {
                     match state_of(&text) {
                         Some(s) => c.state = s.to_string(),
-                        None => {
-                            out.errors += 1;
-                            out.first_error.get_or_insert(format!("no state in {text}"));
-                        }
+                        None => out.error(format!("no state in {text}")),
                     }
                 }
             }
-            Ok((status, text)) => {
-                out.errors += 1;
-                out.first_error.get_or_insert(format!("{status}: {text}"));
-            }
-            Err(e) => {
-                out.errors += 1;
-                out.first_error.get_or_insert(e);
-            }
+            Ok((status, text)) => out.error(format!("{status}: {text}")),
+            Err(e) => out.error(e),
         }
     }
     (c, out)
@@ -440,22 +421,8 @@ async fn load(node: &Node, phase: Phase, conns: usize, secs: u64) -> Load {
     let sigs_end = node.signatures().await;
     stop.store(true, Ordering::Relaxed);
     let res = rx.await.unwrap();
-    let (mut errors, mut first_error, mut conns_back, mut window) = (0, None, Vec::new(), Vec::new());
-    for (c, o) in res {
-        errors += o.errors;
-        if first_error.is_none() {
-            first_error = o.first_error;
-        }
-        // Answers completed inside the measured window.
-        window.extend(
-            o.samples
-                .iter()
-                .filter(|(at, _)| *at >= started && *at <= ended)
-                .map(|(_, us)| *us),
-        );
-        conns_back.push(c);
-    }
-    window.sort_unstable();
+    let (errors, first_error, window) = common::merge(res.iter().map(|(_, o)| o), started, ended);
+    let conns_back: Vec<Conn> = res.into_iter().map(|(c, _)| c).collect();
     let requests = window.len() as u64;
     // The metric is read at both ends of the window, over HTTP: a few
     // signatures of in-flight requests at the edges, nothing systematic.

@@ -1,12 +1,62 @@
 //! What the HTTP load benches share (benches/payments.rs,
 //! benches/discovery.rs): knobs from the environment, the load tool's
-//! client, percentiles and medians, starting the daemon, and a process's
-//! memory.
+//! client, one connection's outcome and the measured window, percentiles
+//! and medians, starting the daemon, and a process's memory.
 #![allow(dead_code)]
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// What one load connection saw.
+#[derive(Default)]
+pub struct Outcome {
+    /// (completed at, latency µs) of every good answer.
+    pub samples: Vec<(Instant, u32)>,
+    /// Bad answers and failed calls.
+    pub errors: u64,
+    /// The first of them, for the report.
+    pub first_error: Option<String>,
+}
+
+impl Outcome {
+    /// A good answer that took `latency`, completed now.
+    pub fn ok(&mut self, latency: Duration) {
+        let us = latency.as_micros().min(u32::MAX as u128) as u32;
+        self.samples.push((Instant::now(), us));
+    }
+
+    /// A bad answer or a failed call.
+    pub fn error(&mut self, what: String) {
+        self.errors += 1;
+        self.first_error.get_or_insert(what);
+    }
+}
+
+/// The connections' outcomes merged: the error count, the first error, and
+/// the sorted latencies (µs) of the answers completed inside
+/// `[started, ended]`, the measured window.
+pub fn merge<'a>(
+    outcomes: impl IntoIterator<Item = &'a Outcome>,
+    started: Instant,
+    ended: Instant,
+) -> (u64, Option<String>, Vec<u32>) {
+    let (mut errors, mut first_error, mut window) = (0, None, Vec::new());
+    for o in outcomes {
+        errors += o.errors;
+        if first_error.is_none() {
+            first_error.clone_from(&o.first_error);
+        }
+        window.extend(
+            o.samples
+                .iter()
+                .filter(|(at, _)| *at >= started && *at <= ended)
+                .map(|(_, us)| *us),
+        );
+    }
+    window.sort_unstable();
+    (errors, first_error, window)
+}
 
 /// `name` from the environment as a number, else `default`.
 pub fn env_num(name: &str, default: u64) -> u64 {
